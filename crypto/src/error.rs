@@ -197,3 +197,25 @@ pub enum SignInRequestError {
         now: u64,
     },
 }
+
+/// Why an envelope's binding does not match what the app expected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BindingError {
+    /// A binding member is absent, so the envelope could be moved anywhere.
+    #[error("the envelope header has no `{0}`, so it is not bound to a mailbox")]
+    Missing(&'static str),
+    /// `aud` names another client.
+    #[error("the envelope was sealed for another client")]
+    WrongClient,
+    /// `mbx` names another mailbox.
+    #[error("the envelope was sealed for another mailbox")]
+    WrongMailbox,
+    /// `exp` has passed.
+    #[error("the envelope expired at {exp} (now {now})")]
+    Expired {
+        /// Its expiry, seconds since the epoch.
+        exp: u64,
+        /// The time it was checked at.
+        now: u64,
+    },
+}

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::alg::Algorithm;
-use crate::error::{EnvelopeError, SealError};
+use crate::error::{BindingError, EnvelopeError, SealError};
 
 /// The longest binding value (`aud`, `mbx`) accepted, in characters.
 pub const MAX_BINDING_LEN: usize = 128;
@@ -123,6 +123,32 @@ impl Header {
             aud: self.aud.clone(),
             mbx: self.mbx.clone(),
             exp: self.exp,
+        }
+    }
+
+    /// Checks that the envelope was sealed for `client_id`'s mailbox `mailbox_id` and has not
+    /// expired at `now` (seconds since the epoch). Apps call this after opening: it is what
+    /// stops a gateway from moving an envelope into another mailbox or replaying an old one.
+    pub fn check_binding(
+        &self,
+        client_id: &str,
+        mailbox_id: &str,
+        now: u64,
+    ) -> Result<(), BindingError> {
+        match self.aud.as_deref() {
+            None => return Err(BindingError::Missing("aud")),
+            Some(aud) if aud != client_id => return Err(BindingError::WrongClient),
+            Some(_) => {}
+        }
+        match self.mbx.as_deref() {
+            None => return Err(BindingError::Missing("mbx")),
+            Some(mbx) if mbx != mailbox_id => return Err(BindingError::WrongMailbox),
+            Some(_) => {}
+        }
+        match self.exp {
+            None => Err(BindingError::Missing("exp")),
+            Some(exp) if exp <= now => Err(BindingError::Expired { exp, now }),
+            Some(_) => Ok(()),
         }
     }
 

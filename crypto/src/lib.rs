@@ -47,7 +47,7 @@ pub use envelope::{
     Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, Opened, SealOptions, derive_private_key, seal,
     seal_with_rng,
 };
-pub use error::{EnvelopeError, JwkError, Part, SealError, SignInRequestError};
+pub use error::{BindingError, EnvelopeError, JwkError, Part, SealError, SignInRequestError};
 pub use header::{Binding, Header, MAX_BINDING_LEN};
 pub use jwk::{Jwks, KEY_LEN, MAX_JWKS_KEYS, PrivateKey, PublicKey, thumbprint};
 pub use rng::{random_bytes, random_token};

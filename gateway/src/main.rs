@@ -1,1 +1,16 @@
-fn main() {}
+//! The `sealgate` command: the gateway (`serve`) and the offline key and envelope tools.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = sealgate::cli::Cli::parse();
+    match sealgate::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sealgate: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

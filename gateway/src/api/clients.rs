@@ -1,0 +1,184 @@
+//! `/v1/clients`: registration, the public key set, key rotation, removal.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{HttpResponse, authenticate, json_response, no_content};
+use crate::app::App;
+use crate::http::auth::{check_bearer, hash_secret};
+use crate::http::body::{parse_json, require_content_type};
+use crate::http::error::ApiError;
+use crate::store::ClientRecord;
+use sealgate_crypto::{Jwks, random_token};
+
+/// The longest client name.
+const MAX_NAME_LEN: usize = 100;
+
+/// How long a JWKS may be cached, seconds.
+const JWKS_MAX_AGE_SECS: u32 = 60;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    name: String,
+    jwks: Value,
+    #[serde(default)]
+    webhook_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    keys: Value,
+}
+
+/// `POST /v1/clients`: registers a client; the secret is shown this once.
+pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &app.config.registration_token {
+        check_bearer(&parts.headers, token.expose())?;
+    }
+    require_content_type(&parts.headers, "application/json")?;
+    let registration: Registration = parse_json(&body)?;
+    let name = registration.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::InvalidClientMetadata(format!(
+            "name must be 1 to {MAX_NAME_LEN} printable characters"
+        )));
+    }
+    if registration.webhook_url.is_some() {
+        return Err(ApiError::InvalidClientMetadata(
+            "this gateway does not deliver webhooks; poll the mailbox instead".into(),
+        ));
+    }
+    let jwks = parse_jwks(&registration.jwks)?;
+    let client_id = random_token::<16>();
+    let secret = zeroize::Zeroizing::new(random_token::<32>());
+    let created_at = app.clock.now_secs();
+    let record = ClientRecord {
+        client_id: client_id.clone(),
+        name: name.to_owned(),
+        secret_hash: hash_secret(&secret),
+        jwks: jwks.to_value(),
+        created_at,
+        revision: 1,
+    };
+    app.store.insert_client(&record).await?;
+    app.metrics.clients_registered.inc();
+    tracing::info!(client = %short(&client_id), "client registered");
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &json!({
+            "client_id": client_id,
+            "client_secret": secret.as_str(),
+            "client_secret_expires_at": 0,
+            "client_id_issued_at": created_at,
+            "name": record.name,
+            "jwks": record.jwks,
+            "token_endpoint_auth_method": "client_secret_basic",
+        }),
+    );
+    let location = format!("/v1/clients/{client_id}");
+    response.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::try_from(location).expect("ids are URL-safe"),
+    );
+    Ok(response)
+}
+
+/// `GET /v1/clients/{id}/jwks`: the public key set, cacheable, with `ETag` and 304.
+pub async fn jwks(app: &App, parts: &Parts, client_id: &str) -> Result<HttpResponse, ApiError> {
+    let record = app
+        .store
+        .client(client_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let body = json!({ "keys": record.jwks["keys"] }).to_string();
+    let etag = format!(
+        "\"{}\"",
+        &base64_url(&Sha256::digest(body.as_bytes()))[..22]
+    );
+    let not_modified = parts
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.split(',').any(|tag| {
+                let tag = tag.trim();
+                tag == "*" || tag.trim_start_matches("W/") == etag
+            })
+        });
+    let builder = Response::builder().header(header::ETAG, &etag).header(
+        header::CACHE_CONTROL,
+        format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+    );
+    let response = if not_modified {
+        builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Full::default())
+    } else {
+        builder
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/jwk-set+json")
+            .body(Full::new(Bytes::from(body)))
+    };
+    Ok(response.expect("valid response"))
+}
+
+/// `PUT /v1/clients/{id}/jwks`: replaces the key set (rotation). Keep the old key in the new
+/// set until the mailboxes opened with it have expired.
+pub async fn rotate_jwks(
+    app: &App,
+    parts: &Parts,
+    client_id: &str,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let mut record = authenticate(app, &parts.headers, Some(client_id)).await?;
+    let media = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !media.starts_with("application/jwk-set+json") {
+        require_content_type(&parts.headers, "application/json")?;
+    }
+    let rotation: Rotation = parse_json(&body)?;
+    let jwks = parse_jwks(&json!({ "keys": rotation.keys }))?;
+    record.jwks = jwks.to_value();
+    record.revision += 1;
+    if !app.store.update_client(&record).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(client = %short(client_id), keys = jwks.keys().len(), "keys rotated");
+    Ok(json_response(StatusCode::OK, &record.jwks))
+}
+
+/// `DELETE /v1/clients/{id}`: removes the client and its mailboxes.
+pub async fn delete(app: &App, parts: &Parts, client_id: &str) -> Result<HttpResponse, ApiError> {
+    authenticate(app, &parts.headers, Some(client_id)).await?;
+    if !app.store.delete_client(client_id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(client = %short(client_id), "client deleted");
+    Ok(no_content())
+}
+
+fn parse_jwks(value: &Value) -> Result<Jwks, ApiError> {
+    Jwks::from_value(value)
+        .map_err(|error| ApiError::InvalidClientMetadata(format!("jwks: {error}")))
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The first characters of an id: enough to follow one in logs, too few to use it.
+pub(crate) fn short(id: &str) -> &str {
+    id.get(..6).unwrap_or(id)
+}

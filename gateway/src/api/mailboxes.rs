@@ -1,0 +1,342 @@
+//! `/v1/mailboxes`: open, deposit, long-poll, cancel.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::clients::short;
+use super::{HttpResponse, authenticate, json_response, no_content};
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::http::body::{parse_json, require_content_type};
+use crate::http::error::ApiError;
+use crate::store::{DepositOutcome, MailboxRecord, OpenOutcome, TakeOutcome};
+use sealgate_crypto::{Envelope, Jwks, SignInRequest, random_token};
+
+/// The media type of a compact JWE.
+pub const JOSE_MEDIA_TYPE: &str = "application/jose";
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OpenRequest {
+    ttl: Option<u64>,
+    nonce: Option<String>,
+    kid: Option<String>,
+}
+
+/// `POST /v1/mailboxes`: opens a mailbox and returns its sign-in request.
+pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(app, &parts.headers, None).await?;
+    if let Err(wait) = app.mailbox_limiter.check(&client.client_id) {
+        app.metrics
+            .limited
+            .with_label_values(&["mailbox_rate"])
+            .inc();
+        return Err(ApiError::TooManyRequests {
+            limit: "rate-limited",
+            detail: "too many mailboxes opened; slow down".into(),
+            retry_after: wait.as_secs().max(1),
+        });
+    }
+    let request: OpenRequest = if body.is_empty() {
+        OpenRequest::default()
+    } else {
+        require_content_type(&parts.headers, "application/json")?;
+        parse_json(&body)?
+    };
+    let limits = &app.config.limits;
+    let ttl = request.ttl.unwrap_or(limits.default_ttl_secs);
+    if !(1..=limits.max_ttl_secs).contains(&ttl) {
+        return Err(ApiError::InvalidRequest(format!(
+            "ttl must be between 1 and {} seconds",
+            limits.max_ttl_secs
+        )));
+    }
+    let jwks = Jwks::from_value(&client.jwks)
+        .map_err(|error| ApiError::Internal(format!("stored JWKS unreadable: {error}")))?;
+    let key = match &request.kid {
+        None => &jwks.keys()[0],
+        Some(kid) => jwks
+            .find(kid)
+            .ok_or_else(|| ApiError::InvalidRequest("kid names no key of this client".into()))?,
+    };
+    let nonce = request.nonce.unwrap_or_else(random_token::<16>);
+    let mailbox_id = random_token::<16>();
+    let expires_at_ms = app.clock.now_ms() + ttl * 1000;
+    let signin = SignInRequest::new(
+        &app.public_url,
+        &client.client_id,
+        &mailbox_id,
+        key.thumbprint(),
+        expires_at_ms / 1000,
+        &nonce,
+    )
+    .map_err(|error| {
+        ApiError::InvalidRequest(format!("cannot build the sign-in request: {error}"))
+    })?;
+    let record = MailboxRecord {
+        mailbox_id: mailbox_id.clone(),
+        client_id: client.client_id.clone(),
+        expires_at_ms,
+    };
+    if app
+        .store
+        .open_mailbox(&record, limits.max_open_mailboxes_per_client)
+        .await?
+        == OpenOutcome::LimitReached
+    {
+        app.metrics
+            .limited
+            .with_label_values(&["open_mailboxes"])
+            .inc();
+        return Err(ApiError::TooManyRequests {
+            limit: "too-many-mailboxes",
+            detail: format!(
+                "this client has {} mailboxes open, the most allowed; wait for some to be consumed or expire",
+                limits.max_open_mailboxes_per_client
+            ),
+            retry_after: 5,
+        });
+    }
+    app.metrics.mailboxes_opened.inc();
+    tracing::debug!(client = %short(&client.client_id), mailbox = %short(&mailbox_id), ttl, "mailbox opened");
+    let location = format!("/v1/mailboxes/{mailbox_id}");
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &json!({
+            "mailbox_id": mailbox_id,
+            "expires_at": rfc3339(expires_at_ms),
+            "expires_in": ttl,
+            "kid": key.thumbprint(),
+            "nonce": nonce,
+            "signin_request": signin.to_uri(),
+            "poll_url": location,
+        }),
+    );
+    response.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::try_from(location).expect("ids are URL-safe"),
+    );
+    Ok(response)
+}
+
+/// `PUT /v1/mailboxes/{id}`: the phone deposits one envelope. The header is checked against
+/// the mailbox without decrypting anything; only the envelope bytes are stored.
+pub async fn deposit(
+    app: &App,
+    parts: &Parts,
+    mailbox_id: &str,
+    peer: IpAddr,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if let Err(wait) = app.deposit_limiter.check(&peer) {
+        app.metrics
+            .limited
+            .with_label_values(&["deposit_rate"])
+            .inc();
+        return Err(ApiError::TooManyRequests {
+            limit: "rate-limited",
+            detail: "too many deposits from this address; slow down".into(),
+            retry_after: wait.as_secs().max(1),
+        });
+    }
+    require_content_type(&parts.headers, JOSE_MEDIA_TYPE)?;
+    let envelope = Envelope::parse_bytes(&body).map_err(ApiError::MalformedEnvelope)?;
+    let mailbox = app
+        .store
+        .mailbox(mailbox_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let client = app
+        .store
+        .client(&mailbox.client_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_header(app, &envelope, &mailbox, &client.jwks)?;
+    let stored = Bytes::from(envelope.into_string());
+    match app.store.deposit(mailbox_id, stored).await? {
+        DepositOutcome::Stored => {
+            app.metrics.mailboxes_deposited.inc();
+            tracing::debug!(mailbox = %short(mailbox_id), "envelope deposited");
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({ "status": "deposited" }),
+            ))
+        }
+        DepositOutcome::Identical => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "status": "deposited" }),
+        )),
+        DepositOutcome::Conflict => Err(ApiError::DepositConflict),
+        DepositOutcome::NotFound => Err(ApiError::NotFound),
+    }
+}
+
+fn check_header(
+    app: &App,
+    envelope: &Envelope,
+    mailbox: &MailboxRecord,
+    jwks: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let header = envelope.header();
+    let mismatch = |detail: &str| Err(ApiError::EnvelopeMismatch(detail.to_owned()));
+    let known_kid = jwks["keys"].as_array().is_some_and(|keys| {
+        keys.iter()
+            .any(|key| key["kid"].as_str() == Some(header.kid()))
+    });
+    if !known_kid {
+        return mismatch("the envelope's kid is not a key of this mailbox's client");
+    }
+    match header.aud() {
+        None => return mismatch("the envelope header has no aud; it must be bound to the client"),
+        Some(aud) if aud != mailbox.client_id => {
+            return mismatch("the envelope's aud is not this mailbox's client");
+        }
+        Some(_) => {}
+    }
+    match header.mbx() {
+        None => return mismatch("the envelope header has no mbx; it must be bound to the mailbox"),
+        Some(mbx) if mbx != mailbox.mailbox_id => {
+            return mismatch("the envelope's mbx is not this mailbox");
+        }
+        Some(_) => {}
+    }
+    match header.exp() {
+        None => mismatch("the envelope header has no exp"),
+        Some(exp) if exp <= app.clock.now_secs() => mismatch("the envelope's exp has passed"),
+        Some(_) => Ok(()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PollQuery {
+    wait: Option<u64>,
+}
+
+/// `GET /v1/mailboxes/{id}?wait=N`: the owning client long-polls; the envelope is consumed
+/// atomically, so of many pollers on any number of instances exactly one receives it.
+pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+    let query: PollQuery = parse_query(parts.uri.query())?;
+    let client = authenticate(app, &parts.headers, None).await?;
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(app.config.limits.max_wait_secs));
+    let _permit = if wait.is_zero() {
+        None
+    } else {
+        let permit = app.waiter_cap.acquire(&client.client_id).ok_or_else(|| {
+            app.metrics.limited.with_label_values(&["waiters"]).inc();
+            ApiError::TooManyRequests {
+                limit: "too-many-waiters",
+                detail: "this client has too many long-polls waiting".into(),
+                retry_after: 1,
+            }
+        })?;
+        Some(permit)
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let mut waiter = app.store.watch(mailbox_id);
+        match app.store.take(mailbox_id, &client.client_id).await? {
+            TakeOutcome::Envelope(envelope) => return Ok(delivered(app, mailbox_id, envelope)),
+            TakeOutcome::NotFound => return Err(ApiError::NotFound),
+            TakeOutcome::Pending => {}
+        }
+        if wait.is_zero() || tokio::time::Instant::now() >= deadline || app.is_shutting_down() {
+            return Ok(pending(wait.is_zero()));
+        }
+        let _gauge = WaiterGauge::enter(app);
+        tokio::select! {
+            () = waiter.wait() => continue,
+            () = tokio::time::sleep_until(deadline) => {}
+            () = app.shutting_down() => return Ok(pending(false)),
+        }
+        // One last look, in case the deposit raced the deadline.
+        return match app.store.take(mailbox_id, &client.client_id).await? {
+            TakeOutcome::Envelope(envelope) => Ok(delivered(app, mailbox_id, envelope)),
+            TakeOutcome::NotFound => Err(ApiError::NotFound),
+            TakeOutcome::Pending => Ok(pending(false)),
+        };
+    }
+}
+
+/// `DELETE /v1/mailboxes/{id}`: the owning client cancels.
+pub async fn cancel(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(app, &parts.headers, None).await?;
+    if !app.store.cancel(mailbox_id, &client.client_id).await? {
+        return Err(ApiError::NotFound);
+    }
+    app.metrics.mailboxes_cancelled.inc();
+    Ok(no_content())
+}
+
+fn delivered(app: &App, mailbox_id: &str, envelope: Bytes) -> HttpResponse {
+    app.metrics.mailboxes_consumed.inc();
+    tracing::debug!(mailbox = %short(mailbox_id), "envelope consumed");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, JOSE_MEDIA_TYPE)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(envelope))
+        .expect("valid response")
+}
+
+/// `202` with the OAuth device-flow code: nothing yet, ask again.
+fn pending(was_immediate: bool) -> HttpResponse {
+    let mut response = json_response(
+        StatusCode::ACCEPTED,
+        &json!({
+            "error": "authorization_pending",
+            "error_description": "the mailbox has no envelope yet; poll again",
+        }),
+    );
+    let retry_after = if was_immediate { 1u64 } else { 0 };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    query: Option<&str>,
+) -> Result<T, ApiError> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(T::default());
+    };
+    let pairs: serde_json::Map<String, serde_json::Value> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = value
+                .parse::<u64>()
+                .map_or_else(|_| json!(value), |n| json!(n));
+            (key.to_owned(), value)
+        })
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(pairs))
+        .map_err(|error| ApiError::InvalidRequest(format!("invalid query: {error}")))
+}
+
+/// Counts a long-poll in the waiters gauge while it waits.
+struct WaiterGauge<'a> {
+    app: &'a App,
+}
+
+impl<'a> WaiterGauge<'a> {
+    fn enter(app: &'a App) -> Self {
+        app.metrics.longpoll_waiters.inc();
+        Self { app }
+    }
+}
+
+impl Drop for WaiterGauge<'_> {
+    fn drop(&mut self) {
+        self.app.metrics.longpoll_waiters.dec();
+    }
+}

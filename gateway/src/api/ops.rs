@@ -1,0 +1,67 @@
+//! Operator routes: liveness, readiness, the OpenAPI document, Prometheus metrics.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::Full;
+use serde_json::json;
+
+use super::{HttpResponse, json_response};
+use crate::app::App;
+use crate::http::error::ApiError;
+
+/// The OpenAPI 3.1 description of this API, the same file the tests check.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+/// How long readiness waits for the store.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `GET /healthz`: the process answers.
+pub fn healthz() -> HttpResponse {
+    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the store answers and the gateway is not stopping.
+pub async fn readyz(app: &App) -> Result<HttpResponse, ApiError> {
+    if app.is_shutting_down() {
+        return Err(ApiError::ShuttingDown);
+    }
+    match tokio::time::timeout(READINESS_TIMEOUT, app.store.ping()).await {
+        Ok(Ok(())) => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "status": "ready", "store": app.store.kind() }),
+        )),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: store unavailable");
+            Err(ApiError::StoreUnavailable)
+        }
+        Err(_) => {
+            tracing::warn!("readiness: store did not answer in time");
+            Err(ApiError::StoreUnavailable)
+        }
+    }
+}
+
+/// `GET /openapi.json`.
+pub fn openapi() -> HttpResponse {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(Full::new(Bytes::from_static(OPENAPI_JSON.as_bytes())))
+        .expect("valid response")
+}
+
+/// `GET /metrics` on the metrics listener.
+pub fn metrics(app: &App) -> HttpResponse {
+    app.metrics.sync_expired(app.store.expired_count());
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .body(Full::new(Bytes::from(app.metrics.render())))
+        .expect("valid response")
+}

@@ -1,0 +1,77 @@
+//! The gateway's shared state: configuration, store, metrics, limits and the shutdown signal.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::limits::{ConcurrencyCap, RateLimiter};
+use crate::metrics::Metrics;
+use crate::store::SharedStore;
+
+/// Everything a request handler may use.
+pub struct App {
+    /// The configuration the gateway started with.
+    pub config: Config,
+    /// Client registrations and mailboxes.
+    pub store: SharedStore,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Wall-clock time.
+    pub clock: Arc<dyn Clock>,
+    /// Deposits per IP address.
+    pub deposit_limiter: RateLimiter<IpAddr>,
+    /// Mailboxes opened per client.
+    pub mailbox_limiter: RateLimiter<String>,
+    /// Waiting long-polls per client.
+    pub waiter_cap: ConcurrencyCap<String>,
+    /// The sign-in request base URL.
+    pub public_url: String,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    /// Assembles the state; `shutdown` turns `true` when the gateway begins to stop.
+    pub fn new(
+        config: Config,
+        store: SharedStore,
+        clock: Arc<dyn Clock>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let limits = &config.limits;
+        Self {
+            metrics: Metrics::new(store.kind()),
+            deposit_limiter: RateLimiter::new(
+                limits.deposits_per_ip_per_sec,
+                limits.deposit_burst_per_ip,
+            ),
+            mailbox_limiter: RateLimiter::new(
+                limits.mailboxes_per_client_per_sec,
+                limits.mailbox_burst_per_client,
+            ),
+            waiter_cap: ConcurrencyCap::new(limits.max_waiters_per_client),
+            public_url: config.public_base_url(),
+            config,
+            store,
+            clock,
+            shutdown,
+        }
+    }
+
+    /// Whether the gateway has begun to stop.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves once the gateway begins to stop.
+    pub async fn shutting_down(&self) {
+        let mut shutdown = self.shutdown.clone();
+        // An error means the sender is gone: the gateway is stopping either way.
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// The state shared by every connection.
+pub type SharedApp = Arc<App>;

@@ -1,0 +1,133 @@
+//! `sealgate serve`: configuration from flags, `SEALGATE_*` variables and a TOML file, then the
+//! gateway until SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::config::{Config, Secret};
+use crate::server::Gateway;
+
+/// Flags of `sealgate serve`. Each can also be set by the environment variable named in its
+/// help, and in the TOML file; a flag wins over the variable, the variable over the file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "SEALGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// API listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "SEALGATE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Metrics listen address [default: 127.0.0.1:9090].
+    #[arg(long, env = "SEALGATE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Store: memory, redis://HOST:PORT/DB, rediss://…, redis+cluster://H1:P1,H2:P2 [default: memory].
+    #[arg(long, env = "SEALGATE_STORE", value_name = "STORE")]
+    pub store: Option<String>,
+    /// Key prefix in Redis [default: sealgate:].
+    #[arg(long, env = "SEALGATE_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
+    /// Base URL phones reach this gateway at, written into sign-in requests.
+    #[arg(long, env = "SEALGATE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain for TLS.
+    #[arg(long, env = "SEALGATE_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, env = "SEALGATE_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` to register clients.
+    #[arg(
+        long,
+        env = "SEALGATE_REGISTRATION_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub registration_token: Option<String>,
+    /// Largest mailbox TTL, seconds [default: 600].
+    #[arg(long, env = "SEALGATE_MAX_TTL", value_name = "SECS")]
+    pub max_ttl: Option<u64>,
+    /// Mailbox TTL when a request names none, seconds [default: 120].
+    #[arg(long, env = "SEALGATE_DEFAULT_TTL", value_name = "SECS")]
+    pub default_ttl: Option<u64>,
+    /// Largest request body, bytes [default: 16384].
+    #[arg(long, env = "SEALGATE_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Deposits per second per IP address, 0 for no limit [default: 20].
+    #[arg(long, env = "SEALGATE_DEPOSITS_PER_IP", value_name = "N")]
+    pub deposits_per_ip: Option<u32>,
+    /// Mailboxes opened per second per client, 0 for no limit [default: 50].
+    #[arg(long, env = "SEALGATE_MAILBOXES_PER_CLIENT", value_name = "N")]
+    pub mailboxes_per_client: Option<u32>,
+    /// Log filter, e.g. `info` or `sealgate=debug`.
+    #[arg(
+        long,
+        env = "SEALGATE_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log: String,
+}
+
+impl ServeArgs {
+    /// The configuration: defaults, then the file, then variables and flags.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        let limits = &mut config.limits;
+        overlay(&mut limits.max_ttl_secs, self.max_ttl);
+        overlay(&mut limits.default_ttl_secs, self.default_ttl);
+        overlay(&mut limits.max_body_bytes, self.max_body_bytes);
+        overlay(&mut limits.deposits_per_ip_per_sec, self.deposits_per_ip);
+        overlay(
+            &mut limits.mailboxes_per_client_per_sec,
+            self.mailboxes_per_client,
+        );
+        overlay(&mut config.listen, self.listen);
+        overlay(&mut config.metrics_listen, self.metrics_listen);
+        overlay(&mut config.store, self.store);
+        overlay(&mut config.redis_prefix, self.redis_prefix);
+        if self.public_url.is_some() {
+            config.public_url = self.public_url;
+        }
+        if self.tls_cert.is_some() {
+            config.tls_cert = self.tls_cert;
+        }
+        if self.tls_key.is_some() {
+            config.tls_key = self.tls_key;
+        }
+        if let Some(token) = self.registration_token {
+            config.registration_token = Some(Secret::new(token));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn overlay<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+/// Runs the gateway until a signal stops it.
+pub(super) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .with_context(|| format!("invalid log filter `{}`", args.log))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.into_config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let gateway = Gateway::start(config).await?;
+        gateway.run_until_signal().await
+    })
+}

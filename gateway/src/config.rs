@@ -1,0 +1,195 @@
+//! The gateway's configuration: defaults, an optional TOML file, `SEALGATE_*` variables and
+//! flags, each overriding the one before.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `sealgate serve` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the API listener.
+    pub listen: SocketAddr,
+    /// Address of the Prometheus metrics listener.
+    pub metrics_listen: SocketAddr,
+    /// `memory`, `redis://…`, `rediss://…` or `redis+cluster://h1:p1,h2:p2,…`.
+    pub store: String,
+    /// Key prefix in Redis, so that several deployments can share one.
+    pub redis_prefix: String,
+    /// The base URL phones reach this gateway at, written into sign-in requests. Defaults to
+    /// `http(s)://` + the listen address.
+    pub public_url: Option<String>,
+    /// PEM certificate chain; with `tls_key`, the API listener speaks TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// When set, `POST /v1/clients` requires `Authorization: Bearer <token>`.
+    pub registration_token: Option<Secret>,
+    /// Limits and timeouts.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            store: "memory".to_owned(),
+            redis_prefix: "sealgate:".to_owned(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            registration_token: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Limits that keep one client or one address from exhausting the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, checked before buffering.
+    pub max_body_bytes: usize,
+    /// Mailbox TTL when the request names none, seconds.
+    pub default_ttl_secs: u64,
+    /// Largest mailbox TTL, seconds.
+    pub max_ttl_secs: u64,
+    /// Mailboxes one client may have open at once.
+    pub max_open_mailboxes_per_client: usize,
+    /// Longest long-poll wait, seconds.
+    pub max_wait_secs: u64,
+    /// Long-polls one client may have waiting at once on this instance.
+    pub max_waiters_per_client: usize,
+    /// Deposits per second from one IP address (0 turns the limit off).
+    pub deposits_per_ip_per_sec: u32,
+    /// Deposit burst from one IP address.
+    pub deposit_burst_per_ip: u32,
+    /// Mailboxes opened per second by one client (0 turns the limit off).
+    pub mailboxes_per_client_per_sec: u32,
+    /// Mailbox-opening burst for one client.
+    pub mailbox_burst_per_client: u32,
+    /// Time allowed to receive a request's headers, seconds.
+    pub header_read_timeout_secs: u64,
+    /// Time allowed to receive a request's body, seconds.
+    pub body_read_timeout_secs: u64,
+    /// Time in-flight requests get to finish on shutdown, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024,
+            default_ttl_secs: 120,
+            max_ttl_secs: 600,
+            max_open_mailboxes_per_client: 1_000,
+            max_wait_secs: 60,
+            max_waiters_per_client: 1_000,
+            deposits_per_ip_per_sec: 20,
+            deposit_burst_per_ip: 40,
+            mailboxes_per_client_per_sec: 50,
+            mailbox_burst_per_client: 100,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// [`Limits::header_read_timeout_secs`] as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+    /// [`Limits::body_read_timeout_secs`] as a duration.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))
+    }
+
+    /// Checks the values that cannot be checked by their type.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let limits = &self.limits;
+        anyhow::ensure!(
+            limits.max_ttl_secs >= 1,
+            "limits.max_ttl_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=limits.max_ttl_secs).contains(&limits.default_ttl_secs),
+            "limits.default_ttl_secs must be between 1 and limits.max_ttl_secs"
+        );
+        anyhow::ensure!(
+            limits.max_body_bytes >= sealgate_crypto::MAX_ENVELOPE_LEN,
+            "limits.max_body_bytes must be at least {} (the largest envelope)",
+            sealgate_crypto::MAX_ENVELOPE_LEN
+        );
+        anyhow::ensure!(
+            self.tls_cert.is_some() == self.tls_key.is_some(),
+            "tls_cert and tls_key go together"
+        );
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "public_url must start with https:// or http://"
+            );
+        }
+        Ok(())
+    }
+
+    /// The base URL written into sign-in requests.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", self.listen)
+            }
+        }
+    }
+}
+
+/// A configured secret: compared, never printed.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The value, for comparison.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}

@@ -1,0 +1,248 @@
+//! Every error the API answers, and the one place each becomes an HTTP response:
+//! RFC 9457 `application/problem+json` with a stable `type`, and the OAuth `error` code where
+//! OAuth has one.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// The prefix of every problem `type`: a tag URI (RFC 4151), stable and not dereferenced.
+pub const PROBLEM_TYPE_PREFIX: &str = "tag:sealgate,2026:problem:";
+
+/// An API error, typed where it is made.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, bad parameter).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Registration or key rotation metadata is invalid.
+    #[error("{0}")]
+    InvalidClientMetadata(String),
+    /// The deposited body is not a well-formed sealgate envelope.
+    #[error("the envelope is malformed: {0}")]
+    MalformedEnvelope(sealgate_crypto::EnvelopeError),
+    /// The envelope is well formed but does not fit the mailbox it was deposited to.
+    #[error("{0}")]
+    EnvelopeMismatch(String),
+    /// Client authentication failed or is missing.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The registration endpoint requires the operator's token.
+    #[error("registration requires a valid bearer token")]
+    InvalidRegistrationToken,
+    /// No such resource (or not this client's: the same answer, on purpose).
+    #[error("not found")]
+    NotFound,
+    /// The route exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    /// A different envelope is already in the mailbox.
+    #[error("the mailbox already holds a different envelope")]
+    DepositConflict,
+    /// The body is larger than allowed.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// The body's media type is not the one this route takes.
+    #[error("this route takes {expected}")]
+    UnsupportedMediaType {
+        /// The media type expected.
+        expected: &'static str,
+    },
+    /// A rate or concurrency limit was hit.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Which limit, for the `type`.
+        limit: &'static str,
+        /// What happened, for people.
+        detail: String,
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    /// The store cannot be reached.
+    #[error("the store is unavailable")]
+    StoreUnavailable,
+    /// The gateway is shutting down.
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+    /// A bug or corrupt data; details are logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => ApiError::StoreUnavailable,
+            StoreError::Corrupt(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl ApiError {
+    /// Status, problem type slug, title, and OAuth error code.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, Option<&'static str>) {
+        use ApiError::*;
+        match self {
+            InvalidRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+                Some("invalid_request"),
+            ),
+            InvalidClientMetadata(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-client-metadata",
+                "Invalid client metadata",
+                Some("invalid_client_metadata"),
+            ),
+            MalformedEnvelope(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-envelope",
+                "Malformed envelope",
+                Some("invalid_request"),
+            ),
+            EnvelopeMismatch(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "envelope-mismatch",
+                "Envelope does not fit the mailbox",
+                Some("invalid_request"),
+            ),
+            InvalidClient => (
+                StatusCode::UNAUTHORIZED,
+                "invalid-client",
+                "Client authentication failed",
+                Some("invalid_client"),
+            ),
+            InvalidRegistrationToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid-registration-token",
+                "Registration token required",
+                Some("invalid_token"),
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", None),
+            MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                None,
+            ),
+            DepositConflict => (
+                StatusCode::CONFLICT,
+                "deposit-conflict",
+                "Mailbox already filled",
+                None,
+            ),
+            PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+                None,
+            ),
+            UnsupportedMediaType { .. } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                None,
+            ),
+            TooManyRequests { limit, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                limit,
+                "Too many requests",
+                None,
+            ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+                None,
+            ),
+            StoreUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "Store unavailable",
+                Some("temporarily_unavailable"),
+            ),
+            ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "Shutting down",
+                Some("temporarily_unavailable"),
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                Some("server_error"),
+            ),
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The response: the only place an error's status and body are chosen. 5xx details are
+    /// logged here and replaced by a generic text in the body.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let (status, slug, title, oauth_error) = self.parts();
+        let detail = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "the gateway failed to handle this request".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({
+            "type": format!("{PROBLEM_TYPE_PREFIX}{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let Some(code) = oauth_error {
+            body["error"] = json!(code);
+            body["error_description"] = json!(detail);
+        }
+        let mut response = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("valid response");
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="sealgate""#),
+                );
+            }
+            ApiError::InvalidRegistrationToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="sealgate", error="invalid_token""#),
+                );
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::StoreUnavailable | ApiError::ShuttingDown => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,6 @@
+//! HTTP plumbing: routing, bodies, authentication, and the error-to-response mapping.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod router;

@@ -1,0 +1,177 @@
+//! Prometheus metrics. Names are constants; labels are bounded (route template, method,
+//! status class, a fixed set of outcomes) so that no id ever becomes a label.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// HTTP requests served, by route template, method and status class.
+pub const HTTP_REQUESTS_TOTAL: &str = "sealgate_http_requests_total";
+/// Request latency, by route template, method and status class.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "sealgate_http_request_duration_seconds";
+/// Mailboxes opened.
+pub const MAILBOXES_OPENED_TOTAL: &str = "sealgate_mailboxes_opened_total";
+/// Envelopes deposited (first deposits, not identical retries).
+pub const MAILBOXES_DEPOSITED_TOTAL: &str = "sealgate_mailboxes_deposited_total";
+/// Envelopes handed out and consumed.
+pub const MAILBOXES_CONSUMED_TOTAL: &str = "sealgate_mailboxes_consumed_total";
+/// Mailboxes that expired unconsumed (as seen by this instance).
+pub const MAILBOXES_EXPIRED_TOTAL: &str = "sealgate_mailboxes_expired_total";
+/// Mailboxes cancelled by their client.
+pub const MAILBOXES_CANCELLED_TOTAL: &str = "sealgate_mailboxes_cancelled_total";
+/// Long-polls waiting now on this instance.
+pub const LONGPOLL_WAITERS: &str = "sealgate_longpoll_waiters";
+/// Store operations that failed, by operation.
+pub const STORE_ERRORS_TOTAL: &str = "sealgate_store_errors_total";
+/// Requests refused by a rate or concurrency limit, by limit.
+pub const LIMITED_TOTAL: &str = "sealgate_limited_total";
+/// Clients registered.
+pub const CLIENTS_REGISTERED_TOTAL: &str = "sealgate_clients_registered_total";
+/// Build information, value 1.
+pub const BUILD_INFO: &str = "sealgate_build_info";
+
+/// Latency buckets, seconds: sub-millisecond to a full long-poll.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// The gateway's metrics, registered in their own registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// See [`HTTP_REQUESTS_TOTAL`].
+    pub http_requests: IntCounterVec,
+    /// See [`HTTP_REQUEST_DURATION_SECONDS`].
+    pub http_duration: HistogramVec,
+    /// See [`MAILBOXES_OPENED_TOTAL`].
+    pub mailboxes_opened: IntCounter,
+    /// See [`MAILBOXES_DEPOSITED_TOTAL`].
+    pub mailboxes_deposited: IntCounter,
+    /// See [`MAILBOXES_CONSUMED_TOTAL`].
+    pub mailboxes_consumed: IntCounter,
+    /// See [`MAILBOXES_EXPIRED_TOTAL`].
+    pub mailboxes_expired: IntCounter,
+    /// See [`MAILBOXES_CANCELLED_TOTAL`].
+    pub mailboxes_cancelled: IntCounter,
+    /// See [`LONGPOLL_WAITERS`].
+    pub longpoll_waiters: IntGauge,
+    /// See [`STORE_ERRORS_TOTAL`].
+    pub store_errors: IntCounterVec,
+    /// See [`LIMITED_TOTAL`].
+    pub limited: IntCounterVec,
+    /// See [`CLIENTS_REGISTERED_TOTAL`].
+    pub clients_registered: IntCounter,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new(store_kind: &str) -> Self {
+        let registry = Registry::new();
+        let labels = &["route", "method", "status_class"];
+        let metrics = Self {
+            http_requests: IntCounterVec::new(
+                Opts::new(HTTP_REQUESTS_TOTAL, "HTTP requests served"),
+                labels,
+            )
+            .expect("valid metric"),
+            http_duration: HistogramVec::new(
+                HistogramOpts::new(HTTP_REQUEST_DURATION_SECONDS, "HTTP request latency")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                labels,
+            )
+            .expect("valid metric"),
+            mailboxes_opened: counter(MAILBOXES_OPENED_TOTAL, "Mailboxes opened"),
+            mailboxes_deposited: counter(MAILBOXES_DEPOSITED_TOTAL, "Envelopes deposited"),
+            mailboxes_consumed: counter(MAILBOXES_CONSUMED_TOTAL, "Envelopes consumed"),
+            mailboxes_expired: counter(MAILBOXES_EXPIRED_TOTAL, "Mailboxes expired unconsumed"),
+            mailboxes_cancelled: counter(MAILBOXES_CANCELLED_TOTAL, "Mailboxes cancelled"),
+            longpoll_waiters: IntGauge::new(LONGPOLL_WAITERS, "Long-polls waiting")
+                .expect("valid metric"),
+            store_errors: IntCounterVec::new(
+                Opts::new(STORE_ERRORS_TOTAL, "Store operations that failed"),
+                &["operation"],
+            )
+            .expect("valid metric"),
+            limited: IntCounterVec::new(
+                Opts::new(LIMITED_TOTAL, "Requests refused by a limit"),
+                &["limit"],
+            )
+            .expect("valid metric"),
+            clients_registered: counter(CLIENTS_REGISTERED_TOTAL, "Clients registered"),
+            registry,
+        };
+        let build_info = IntGaugeVec::new(
+            Opts::new(BUILD_INFO, "Build information"),
+            &["version", "store"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), store_kind])
+            .set(1);
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(metrics.http_requests.clone()),
+            Box::new(metrics.http_duration.clone()),
+            Box::new(metrics.mailboxes_opened.clone()),
+            Box::new(metrics.mailboxes_deposited.clone()),
+            Box::new(metrics.mailboxes_consumed.clone()),
+            Box::new(metrics.mailboxes_expired.clone()),
+            Box::new(metrics.mailboxes_cancelled.clone()),
+            Box::new(metrics.longpoll_waiters.clone()),
+            Box::new(metrics.store_errors.clone()),
+            Box::new(metrics.limited.clone()),
+            Box::new(metrics.clients_registered.clone()),
+            Box::new(build_info),
+        ];
+        for collector in collectors {
+            metrics
+                .registry
+                .register(collector)
+                .expect("unique metric names");
+        }
+        metrics
+    }
+
+    /// Records one served request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let class = status_class(status);
+        let labels = [route, method, class];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_duration
+            .with_label_values(&labels)
+            .observe(seconds);
+    }
+
+    /// Brings the expired-mailbox counter up to the store's own count.
+    pub fn sync_expired(&self, store_expired_total: u64) {
+        let seen = self.mailboxes_expired.get();
+        if store_expired_total > seen {
+            self.mailboxes_expired.inc_by(store_expired_total - seen);
+        }
+    }
+
+    /// The registry in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::new(name, help).expect("valid metric")
+}
+
+/// `1xx` … `5xx`: the only status label.
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

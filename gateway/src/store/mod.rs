@@ -1,0 +1,167 @@
+//! Where the gateway keeps client registrations and mailboxes: one [`Store`] contract, with an
+//! in-memory backend for one process and a Redis backend for many.
+
+mod memory;
+mod wake;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
+pub use wake::{Waiter, WakeHub};
+
+/// A registered client as the store keeps it: public keys and a hash of the secret, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The client id.
+    pub client_id: String,
+    /// The human-readable name given at registration.
+    pub name: String,
+    /// SHA-256 of the client secret, base64url.
+    pub secret_hash: String,
+    /// The public JWKS, as JSON.
+    pub jwks: serde_json::Value,
+    /// Registration time, seconds since the epoch.
+    pub created_at: u64,
+    /// Changes with every update of the record; the JWKS `ETag` derives from it.
+    pub revision: u64,
+}
+
+/// A mailbox as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxRecord {
+    /// The mailbox id (the phone's capability).
+    pub mailbox_id: String,
+    /// The owning client.
+    pub client_id: String,
+    /// Expiry, milliseconds since the epoch.
+    pub expires_at_ms: u64,
+}
+
+/// What opening a mailbox did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenOutcome {
+    /// The mailbox exists now.
+    Opened,
+    /// The client already has the most mailboxes it may have open.
+    LimitReached,
+}
+
+/// SHA-256 of a consumed envelope: what a mailbox keeps after consumption, until its TTL, so
+/// that an identical retry of the deposit is recognised without keeping the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeDigest([u8; 32]);
+
+impl EnvelopeDigest {
+    /// The digest of `envelope`.
+    pub fn of(envelope: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(envelope).into())
+    }
+}
+
+/// What a deposit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositOutcome {
+    /// The envelope is stored; it was the first.
+    Stored,
+    /// The same envelope was already stored (an idempotent retry).
+    Identical,
+    /// Another envelope was already stored.
+    Conflict,
+    /// No such mailbox, or it expired or was consumed.
+    NotFound,
+}
+
+/// What taking a mailbox's envelope did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeOutcome {
+    /// The envelope, now consumed; the mailbox is gone.
+    Envelope(Bytes),
+    /// The mailbox exists and is still empty.
+    Pending,
+    /// No such mailbox for this client, or it expired or was consumed.
+    NotFound,
+}
+
+/// A store failure: the backend is unreachable or answered nonsense.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached now; the request may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend holds data this gateway cannot read.
+    #[error("store data corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The contract every backend keeps. All operations on one mailbox are atomic, across every
+/// gateway instance that shares the backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Saves a new client; the id is fresh, so it never replaces one.
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Reads a client.
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Replaces an existing client's record; `false` when it no longer exists.
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
+    /// Removes a client and every mailbox it has open; `false` when it did not exist.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Opens a mailbox, unless its client already has `max_open` open.
+    async fn open_mailbox(
+        &self,
+        mailbox: &MailboxRecord,
+        max_open: usize,
+    ) -> Result<OpenOutcome, StoreError>;
+    /// Reads a mailbox that has not expired (consumed ones included, until their TTL).
+    async fn mailbox(&self, mailbox_id: &str) -> Result<Option<MailboxRecord>, StoreError>;
+    /// Stores the mailbox's one envelope and wakes its waiters, on every instance.
+    async fn deposit(
+        &self,
+        mailbox_id: &str,
+        envelope: Bytes,
+    ) -> Result<DepositOutcome, StoreError>;
+    /// Takes the envelope out of `client_id`'s mailbox, atomically: of many concurrent
+    /// callers, one gets it. Taking deletes the envelope; only its digest stays until the TTL.
+    async fn take(&self, mailbox_id: &str, client_id: &str) -> Result<TakeOutcome, StoreError>;
+    /// Deletes `client_id`'s mailbox; `false` when there was none (or it was consumed).
+    async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Registers interest in deposits to `mailbox_id` before the caller checks the store, so
+    /// that no wake-up between the check and the wait is lost.
+    fn watch(&self, mailbox_id: &str) -> Waiter;
+    /// Checks that the backend answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// How many mailboxes this process saw expire unconsumed, since it started.
+    fn expired_count(&self) -> u64;
+    /// A short name for logs and metrics: `memory`, `redis`, `redis-cluster`.
+    fn kind(&self) -> &'static str;
+}
+
+/// A store shared by the whole gateway.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Connects the store `config.store` names: `memory`, or a Redis URL.
+pub async fn connect(
+    config: &crate::config::Config,
+    hub: WakeHub,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> anyhow::Result<SharedStore> {
+    match config.store.as_str() {
+        "memory" => Ok(Arc::new(MemoryStore::new(hub, clock))),
+        other
+            if other.starts_with("redis://")
+                || other.starts_with("rediss://")
+                || other.starts_with("redis+cluster://") =>
+        {
+            anyhow::bail!("the Redis store is not part of this build yet; use --store memory")
+        }
+        other => anyhow::bail!(
+            "unknown store `{other}`: use memory, redis://…, rediss://… or redis+cluster://…"
+        ),
+    }
+}

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::limits::{ConcurrencyCap, RateLimiter};
 use crate::metrics::Metrics;
-use crate::store::SharedStore;
+use crate::store::{MeteredStore, SharedStore};
 
 /// Everything a request handler may use.
 pub struct App {
@@ -41,8 +41,10 @@ impl App {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let limits = &config.limits;
+        let metrics = Metrics::new(store.kind());
+        let store: SharedStore = Arc::new(MeteredStore::new(store, metrics.store_errors.clone()));
         Self {
-            metrics: Metrics::new(store.kind()),
+            metrics,
             deposit_limiter: RateLimiter::new(
                 limits.deposits_per_ip_per_sec,
                 limits.deposit_burst_per_ip,

@@ -2,6 +2,7 @@
 //! in-memory backend for one process and a Redis backend for many.
 
 mod memory;
+mod metered;
 mod wake;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
+pub use metered::MeteredStore;
 pub use wake::{Waiter, WakeHub};
 
 /// A registered client as the store keeps it: public keys and a hash of the secret, no secret.

@@ -1,0 +1,69 @@
+//! The OpenAPI document describes exactly the routes and methods the router serves.
+
+use std::collections::BTreeSet;
+
+use sealgate::api::ops::OPENAPI_JSON;
+use sealgate::http::router::ROUTES;
+use serde_json::Value;
+
+fn document() -> Value {
+    serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON")
+}
+
+#[test]
+fn is_openapi_3_1() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string());
+}
+
+#[test]
+fn names_every_route_and_method_the_router_serves_and_no_other() {
+    let doc = document();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|key| ["get", "put", "post", "delete", "patch"].contains(&key.as_str()))
+                .map(move |method| (path.clone(), method.to_uppercase()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .iter()
+                .map(move |m| (path.to_string(), m.to_string()))
+        })
+        .collect();
+    assert_eq!(documented, served, "openapi.json and the router disagree");
+}
+
+#[test]
+fn every_error_response_is_a_problem_and_every_ref_resolves() {
+    let doc = document();
+    let text = OPENAPI_JSON;
+    for reference in text.split("\"$ref\": \"#/").skip(1) {
+        let pointer = format!("/{}", &reference[..reference.find('"').unwrap()]);
+        assert!(doc.pointer(&pointer).is_some(), "dangling $ref {pointer}");
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(responses) = operation.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"]["application/problem+json"].is_object(),
+                        "{method} {path} {status} is not problem+json"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -261,6 +261,11 @@ impl Envelope {
             .try_into()
             .map_err(|_| EnvelopeError::EncapsulatedKeyLength)?;
         let ciphertext = b64::decode(ciphertext).ok_or(EnvelopeError::Base64(Part::Ciphertext))?;
+        if ciphertext.len() > MAX_PLAINTEXT_LEN + TAG_LEN {
+            return Err(EnvelopeError::PlaintextTooLarge {
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
         let aad = match external_aad {
             None => header_b64.to_owned(),
             Some(extra) => format!("{header_b64}.{extra}"),
@@ -294,6 +299,9 @@ impl Envelope {
     pub fn open(self, key: &PrivateKey) -> Result<Opened, EnvelopeError> {
         if self.header.kid() != key.public_key().thumbprint() {
             return Err(EnvelopeError::KidMismatch);
+        }
+        if self.header.alg() != key.public_key().algorithm() {
+            return Err(EnvelopeError::AlgorithmMismatch);
         }
         if self.ciphertext.len() < TAG_LEN {
             return Err(EnvelopeError::Decryption);

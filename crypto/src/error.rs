@@ -143,6 +143,15 @@ pub enum EnvelopeError {
     /// The envelope names another key than the one it is opened with.
     #[error("the envelope's kid does not match the key")]
     KidMismatch,
+    /// The envelope's `alg` is not the one the key is for.
+    #[error("the envelope's alg is not the key's alg")]
+    AlgorithmMismatch,
+    /// The ciphertext is longer than the largest plaintext allows.
+    #[error("the ciphertext is longer than a {max}-byte plaintext can make")]
+    PlaintextTooLarge {
+        /// The plaintext limit.
+        max: usize,
+    },
     /// Decryption failed; deliberately says no more.
     #[error("the envelope could not be decrypted")]
     Decryption,
@@ -159,8 +168,11 @@ pub enum SealError {
         /// The limit.
         max: usize,
     },
-    /// A binding value is not a plain identifier (see [`crate::Binding`]).
-    #[error("the binding member `{0}` must be 1 to 128 URL-safe characters")]
+    /// A binding value is not a plain identifier (see [`crate::Binding`]), or `exp` is over
+    /// 2^53 - 1.
+    #[error(
+        "the binding member `{0}` is invalid: ids are 1 to 128 URL-safe characters, exp at most 2^53 - 1"
+    )]
     InvalidBinding(&'static str),
     /// The recipient key is unusable (a low-order point).
     #[error("the recipient public key is not usable")]

@@ -10,6 +10,9 @@ use crate::error::{BindingError, EnvelopeError, SealError};
 /// The longest binding value (`aud`, `mbx`) accepted, in characters.
 pub const MAX_BINDING_LEN: usize = 128;
 
+/// The largest `exp` accepted: 2^53 - 1, the largest integer every JSON reader holds exactly.
+pub const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
+
 /// What an envelope is bound to, carried in its authenticated protected header.
 ///
 /// `aud` is the client id and `mbx` the mailbox id (RFC 7519 §5.3 replication of claims into the
@@ -37,6 +40,9 @@ impl Binding {
     }
 
     pub(crate) fn validate(&self) -> Result<(), SealError> {
+        if self.exp.is_some_and(|exp| exp > MAX_NUMERIC_DATE) {
+            return Err(SealError::InvalidBinding("exp"));
+        }
         for (name, value) in [("aud", &self.aud), ("mbx", &self.mbx)] {
             if let Some(value) = value
                 && !is_plain_identifier(value)
@@ -160,8 +166,10 @@ impl Header {
     /// `alg` and `kid` present, no member that Integrated Encryption forbids or that sealgate
     /// does not implement.
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        // JSON text is UTF-8 (RFC 8259 §8.1), also inside members this parser ignores.
+        let text = std::str::from_utf8(bytes).map_err(|_| EnvelopeError::HeaderNotJson)?;
         let raw: RawHeader =
-            serde_json::from_slice(bytes).map_err(|_| EnvelopeError::HeaderNotJson)?;
+            serde_json::from_str(text).map_err(|_| EnvelopeError::HeaderNotJson)?;
         if raw.enc.is_some() {
             return Err(EnvelopeError::EncPresent);
         }
@@ -191,7 +199,12 @@ impl Header {
         let kid = string_member(raw.kid, "kid")?.ok_or(EnvelopeError::MissingHeader("kid"))?;
         let exp = match raw.exp {
             None => None,
-            Some(value) => Some(value.as_u64().ok_or(EnvelopeError::InvalidHeader("exp"))?),
+            Some(value) => Some(
+                value
+                    .as_u64()
+                    .filter(|exp| *exp <= MAX_NUMERIC_DATE)
+                    .ok_or(EnvelopeError::InvalidHeader("exp"))?,
+            ),
         };
         Ok(Self {
             alg,
@@ -215,20 +228,32 @@ fn string_member(
     }
 }
 
-/// The header as sent; serde refuses a repeated known member ("duplicate field").
+/// The header as sent; serde refuses a repeated known member ("duplicate field"). A member
+/// that is present with `null` is kept as `Some(Value::Null)` and refused as invalid.
 #[derive(Deserialize)]
 struct RawHeader {
+    #[serde(default, deserialize_with = "present")]
     alg: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     kid: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     cty: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     aud: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     mbx: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     exp: Option<Value>,
     enc: Option<IgnoredAny>,
     ek: Option<IgnoredAny>,
     psk_id: Option<IgnoredAny>,
     crit: Option<IgnoredAny>,
     zip: Option<IgnoredAny>,
+}
+
+/// A member that is present, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]
@@ -243,7 +268,7 @@ mod tests {
             (header.aud(), header.mbx(), header.exp()),
             (Some("c"), Some("m"), Some(5))
         );
-        let cases: [(&[u8], EnvelopeError); 10] = [
+        let cases: [(&[u8], EnvelopeError); 13] = [
             (b"[]", EnvelopeError::HeaderNotJson),
             (
                 br#"{"alg":"HPKE-4","alg":"HPKE-3","kid":"k"}"#,
@@ -273,6 +298,18 @@ mod tests {
             ),
             (
                 br#"{"alg":"HPKE-4","kid":"k","exp":-1}"#,
+                EnvelopeError::InvalidHeader("exp"),
+            ),
+            (
+                br#"{"alg":"HPKE-4","kid":"k","aud":null}"#,
+                EnvelopeError::InvalidHeader("aud"),
+            ),
+            (
+                b"{\"alg\":\"HPKE-4\",\"kid\":\"k\",\"x\":\"\xff\"}",
+                EnvelopeError::HeaderNotJson,
+            ),
+            (
+                br#"{"alg":"HPKE-4","kid":"k","exp":9007199254740992}"#,
                 EnvelopeError::InvalidHeader("exp"),
             ),
         ];

@@ -241,7 +241,7 @@ pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResp
     };
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let mut waiter = app.store.watch(mailbox_id);
+        let mut waiter = app.store.watch(mailbox_id).await?;
         match app.store.take(mailbox_id, &client.client_id).await? {
             TakeOutcome::Envelope(envelope) => return Ok(delivered(app, mailbox_id, envelope)),
             TakeOutcome::NotFound => return Err(ApiError::NotFound),

@@ -25,7 +25,8 @@ pub struct KeygenArgs {
     pub alg: Algorithm,
 }
 
-/// Flags of `sealgate seal`.
+/// Flags of `sealgate seal`. Stdin is sealed byte for byte (`printf`, not `echo`, for a
+/// token without a trailing newline); a JWS compact plaintext gets `cty: JWT`.
 #[derive(Debug, Args)]
 pub struct SealArgs {
     /// The recipient: a public JWK or a JWKS.
@@ -45,12 +46,18 @@ pub struct SealArgs {
     pub exp: Option<u64>,
 }
 
-/// Flags of `sealgate open`.
+/// Flags of `sealgate open`. An envelope whose `exp` has passed is refused.
 #[derive(Debug, Args)]
 pub struct OpenArgs {
     /// The private JWK.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    /// Refuse the envelope unless its `aud` is this client id.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub aud: Option<String>,
+    /// Refuse the envelope unless its `mbx` is this mailbox id.
+    #[arg(long, value_name = "MAILBOX_ID")]
+    pub mbx: Option<String>,
 }
 
 fn parse_alg(name: &str) -> Result<Algorithm, String> {
@@ -122,6 +129,19 @@ pub(super) fn open(args: OpenArgs) -> anyhow::Result<()> {
         .read_to_string(&mut input)
         .context("stdin is not a compact JWE")?;
     let opened = Envelope::parse(input.trim())?.open(&key)?;
+    let header = &opened.header;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    if let Some(exp) = header.exp()
+        && exp <= now
+    {
+        bail!("the envelope expired at {exp} (now {now})");
+    }
+    if args.aud.is_some() && header.aud() != args.aud.as_deref() {
+        bail!("the envelope's aud is not {}", args.aud.as_deref().unwrap_or_default());
+    }
+    if args.mbx.is_some() && header.mbx() != args.mbx.as_deref() {
+        bail!("the envelope's mbx is not {}", args.mbx.as_deref().unwrap_or_default());
+    }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&opened.plaintext)?;
     stdout.flush()?;

@@ -304,8 +304,8 @@ impl Store for MemoryStore {
         }
     }
 
-    fn watch(&self, mailbox_id: &str) -> Waiter {
-        self.inner.hub.watch(mailbox_id)
+    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError> {
+        Ok(self.inner.hub.watch(mailbox_id))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

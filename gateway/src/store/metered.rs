@@ -74,8 +74,8 @@ impl Store for MeteredStore {
     async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError> {
         self.count("cancel", self.inner.cancel(mailbox_id, client_id).await)
     }
-    fn watch(&self, mailbox_id: &str) -> Waiter {
-        self.inner.watch(mailbox_id)
+    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError> {
+        self.count("watch", self.inner.watch(mailbox_id).await)
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.count("ping", self.inner.ping().await)

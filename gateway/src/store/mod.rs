@@ -134,8 +134,9 @@ pub trait Store: Send + Sync + 'static {
     async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError>;
 
     /// Registers interest in deposits to `mailbox_id` before the caller checks the store, so
-    /// that no wake-up between the check and the wait is lost.
-    fn watch(&self, mailbox_id: &str) -> Waiter;
+    /// that no wake-up between the check and the wait is lost. It returns once the
+    /// registration is in effect (for Redis: once the subscription covers the mailbox).
+    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError>;
     /// Checks that the backend answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// How many mailboxes this process saw expire unconsumed, since it started.

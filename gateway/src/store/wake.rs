@@ -54,6 +54,20 @@ impl WakeHub {
         }
     }
 
+    /// Wakes every waiter in this process, so that each checks the store again. Backends call
+    /// it when wake-ups may have been missed (a pub/sub connection that was re-established).
+    pub fn wake_all(&self) {
+        let slots = self.inner.lock().expect("wake hub lock");
+        for slot in slots.values() {
+            slot.notify.notify_waiters();
+        }
+    }
+
+    /// Whether any waiter in this process watches `mailbox_id`.
+    pub fn is_watched(&self, mailbox_id: &str) -> bool {
+        self.inner.lock().expect("wake hub lock").contains_key(mailbox_id)
+    }
+
     /// How many long-polls are waiting in this process.
     pub fn waiting(&self) -> usize {
         self.inner

@@ -48,7 +48,7 @@ pub use envelope::{
     seal_with_rng,
 };
 pub use error::{BindingError, EnvelopeError, JwkError, Part, SealError, SignInRequestError};
-pub use header::{Binding, Header, MAX_BINDING_LEN};
+pub use header::{Binding, Header, MAX_BINDING_LEN, MAX_NUMERIC_DATE};
 pub use jwk::{Jwks, KEY_LEN, MAX_JWKS_KEYS, PrivateKey, PublicKey, thumbprint};
 pub use rng::{random_bytes, random_token};
 pub use signin::SignInRequest;

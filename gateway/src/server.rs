@@ -19,8 +19,15 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::{App, SharedApp};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::http::first_byte::FirstByteDeadline;
 use crate::http::router;
 use crate::store::{self, SharedStore};
+
+/// How often an idle HTTP/2 connection is pinged, and how long the answer may take: a peer
+/// that has gone away is dropped.
+const HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// See [`HTTP2_KEEP_ALIVE_INTERVAL`].
+const HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a TLS handshake may take.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,12 +133,17 @@ async fn serve(
     grace: Duration,
 ) {
     let graceful = GracefulShutdown::new();
+    let header_timeout = app.config.limits.header_read_timeout();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(app.config.limits.header_read_timeout());
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_KEEP_ALIVE_INTERVAL))
+        .keep_alive_timeout(HTTP2_KEEP_ALIVE_TIMEOUT);
     loop {
         tokio::select! {
             accepted = api.accept() => match accepted {
@@ -141,7 +153,7 @@ async fn serve(
                         let app = app.clone();
                         async move { Ok::<_, std::convert::Infallible>(router::serve_api(&app, request, peer).await) }
                     });
-                    spawn_connection(&builder, &graceful, stream, tls.clone(), service);
+                    spawn_connection(&builder, &graceful, stream, tls.clone(), header_timeout, service);
                 }
                 Err(error) => accept_error(error).await,
             },
@@ -152,7 +164,7 @@ async fn serve(
                         let app = app.clone();
                         async move { Ok::<_, std::convert::Infallible>(router::serve_metrics(&app, request).await) }
                     });
-                    spawn_connection(&builder, &graceful, stream, None, service);
+                    spawn_connection(&builder, &graceful, stream, None, header_timeout, service);
                 }
                 Err(error) => accept_error(error).await,
             },
@@ -176,6 +188,7 @@ fn spawn_connection<S, B>(
     graceful: &GracefulShutdown,
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
+    first_byte_timeout: Duration,
     service: S,
 ) where
     S: hyper::service::Service<
@@ -194,26 +207,18 @@ fn spawn_connection<S, B>(
     let watcher = graceful.watcher();
     tokio::spawn(async move {
         let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
-            None => Box::pin(
-                watcher.watch(
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned(),
-                ),
-            ),
+            None => {
+                let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
+                Box::pin(watcher.watch(builder.serve_connection(io, service).into_owned()))
+            }
             Some(acceptor) => {
                 let Ok(Ok(stream)) =
                     tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                 else {
                     return;
                 };
-                Box::pin(
-                    watcher.watch(
-                        builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .into_owned(),
-                    ),
-                )
+                let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
+                Box::pin(watcher.watch(builder.serve_connection(io, service).into_owned()))
             }
         };
         if let Err(error) = served.await {

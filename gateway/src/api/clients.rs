@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::{HttpResponse, authenticate, json_response, no_content};
 use crate::app::App;
 use crate::http::auth::{check_bearer, hash_secret};
-use crate::http::body::{parse_json, require_content_type};
+use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::ClientRecord;
 use sealgate_crypto::{Jwks, random_token};
@@ -43,7 +43,7 @@ pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRespo
         check_bearer(&parts.headers, token.expose())?;
     }
     require_content_type(&parts.headers, "application/json")?;
-    let registration: Registration = parse_json(&body)?;
+    let registration: Registration = parse_metadata_json(&body)?;
     let name = registration.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
     {
@@ -147,7 +147,7 @@ pub async fn rotate_jwks(
     if !media.starts_with("application/jwk-set+json") {
         require_content_type(&parts.headers, "application/json")?;
     }
-    let rotation: Rotation = parse_json(&body)?;
+    let rotation: Rotation = parse_metadata_json(&body)?;
     let jwks = parse_jwks(&json!({ "keys": rotation.keys }))?;
     record.jwks = jwks.to_value();
     record.revision += 1;

@@ -214,8 +214,8 @@ fn check_header(
     }
 }
 
+/// The poll's query; other parameters (a cache-buster, say) are ignored.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct PollQuery {
     wait: Option<u64>,
 }

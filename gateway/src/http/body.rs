@@ -65,3 +65,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     serde_json::from_slice(body)
         .map_err(|error| ApiError::InvalidRequest(format!("invalid JSON body: {error}")))
 }
+
+/// Parses client metadata (registration, key rotation): a JSON syntax error is
+/// `invalid_request`, a missing, unknown or mistyped member `invalid_client_metadata`
+/// (RFC 7591 §3.2.2).
+pub fn parse_metadata_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| match error.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidClientMetadata(error.to_string()),
+        _ => ApiError::InvalidRequest(format!("invalid JSON body: {error}")),
+    })
+}

@@ -223,8 +223,11 @@ impl Envelope {
             #[serde(default)]
             tag: &'a str,
         }
+        if !json.trim_start().starts_with('{') {
+            return Err(EnvelopeError::NotFlattenedJson);
+        }
         let flat: Flattened<'_> =
-            serde_json::from_str(json).map_err(|_| EnvelopeError::PartCount(0))?;
+            serde_json::from_str(json).map_err(|_| EnvelopeError::NotFlattenedJson)?;
         if let Some(aad) = flat.aad {
             b64::decode(aad).ok_or(EnvelopeError::Base64(Part::Header))?;
         }

@@ -35,6 +35,9 @@ pub enum JwkError {
     /// A public key was expected and the JWK carries `d`.
     #[error("the JWK carries private key material (`d`); send only the public key")]
     PrivateKeyMaterial,
+    /// `x` is a low-order point: nothing can be sealed to it.
+    #[error("the key is a low-order point and cannot be used")]
+    LowOrderPoint,
     /// A private JWK's `x` is not the public key of its `d`.
     #[error("the JWK's `x` does not belong to its `d`")]
     PublicKeyMismatch,
@@ -104,6 +107,9 @@ pub enum EnvelopeError {
     /// A compact JWE has five dot-separated parts.
     #[error("a compact JWE has 5 parts, this has {0}")]
     PartCount(usize),
+    /// The input is not a flattened JWE JSON object with the members Integrated Encryption uses.
+    #[error("not a flattened JWE JSON object (protected, encrypted_key, ciphertext, aad?)")]
+    NotFlattenedJson,
     /// A part is not unpadded base64url.
     #[error("the {0} is not valid base64url")]
     Base64(Part),

@@ -1,6 +1,5 @@
 //! The JWE protected header of a sealgate envelope, and the binding members it carries.
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -168,6 +167,10 @@ impl Header {
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         // JSON text is UTF-8 (RFC 8259 §8.1), also inside members this parser ignores.
         let text = std::str::from_utf8(bytes).map_err(|_| EnvelopeError::HeaderNotJson)?;
+        if !text.trim_start().starts_with('{') {
+            // serde would fill the struct from an array by position.
+            return Err(EnvelopeError::HeaderNotJson);
+        }
         let raw: RawHeader =
             serde_json::from_str(text).map_err(|_| EnvelopeError::HeaderNotJson)?;
         if raw.enc.is_some() {
@@ -244,11 +247,16 @@ struct RawHeader {
     mbx: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     exp: Option<Value>,
-    enc: Option<IgnoredAny>,
-    ek: Option<IgnoredAny>,
-    psk_id: Option<IgnoredAny>,
-    crit: Option<IgnoredAny>,
-    zip: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    enc: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    ek: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    psk_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    zip: Option<Value>,
 }
 
 /// A member that is present, whatever its value (`null` included).
@@ -268,7 +276,7 @@ mod tests {
             (header.aud(), header.mbx(), header.exp()),
             (Some("c"), Some("m"), Some(5))
         );
-        let cases: [(&[u8], EnvelopeError); 13] = [
+        let cases: [(&[u8], EnvelopeError); 15] = [
             (b"[]", EnvelopeError::HeaderNotJson),
             (
                 br#"{"alg":"HPKE-4","alg":"HPKE-3","kid":"k"}"#,
@@ -304,6 +312,11 @@ mod tests {
                 br#"{"alg":"HPKE-4","kid":"k","aud":null}"#,
                 EnvelopeError::InvalidHeader("aud"),
             ),
+            (
+                br#"{"alg":"HPKE-4","kid":"k","enc":null}"#,
+                EnvelopeError::EncPresent,
+            ),
+            (br#"["HPKE-4","k"]"#, EnvelopeError::HeaderNotJson),
             (
                 b"{\"alg\":\"HPKE-4\",\"kid\":\"k\",\"x\":\"\xff\"}",
                 EnvelopeError::HeaderNotJson,

@@ -309,9 +309,21 @@ fn parse_okp(object: &Map<String, Value>) -> Result<ParsedOkp, JwkError> {
         .as_str()
         .ok_or(JwkError::InvalidMember("x"))?;
     let x = b64::decode_array::<KEY_LEN>(x).ok_or(JwkError::InvalidMember("x"))?;
+    if is_low_order(&x) {
+        return Err(JwkError::LowOrderPoint);
+    }
     let key = PublicKey::from_bytes(x, header.alg);
     check_kid(object, &key)?;
     Ok(ParsedOkp { x, alg: header.alg })
+}
+
+/// Whether Diffie-Hellman with `point` gives the all-zero secret (RFC 7748 §6.1): true
+/// exactly for the low-order points, to which nothing can be sealed.
+fn is_low_order(point: &[u8; KEY_LEN]) -> bool {
+    let probe = x25519_dalek::StaticSecret::from([0x5a; KEY_LEN]);
+    !probe
+        .diffie_hellman(&x25519_dalek::PublicKey::from(*point))
+        .was_contributory()
 }
 
 /// A `kid`, when present, must be the key's thumbprint.
@@ -370,6 +382,12 @@ mod tests {
             PrivateKey::from_jwk(&jwk).unwrap_err(),
             JwkError::PublicKeyMismatch
         );
+    }
+
+    #[test]
+    fn low_order_points_are_refused() {
+        let zero = json!({"kty": "OKP", "crv": "X25519", "x": b64::encode([0u8; KEY_LEN])});
+        assert_eq!(PublicKey::from_jwk(&zero), Err(JwkError::LowOrderPoint));
     }
 
     #[test]

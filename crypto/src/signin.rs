@@ -185,6 +185,9 @@ impl SignInRequest {
 }
 
 fn is_gateway_url(url: &str) -> bool {
+    if url.ends_with('/') {
+        return false;
+    }
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));

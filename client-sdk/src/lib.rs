@@ -1,1 +1,16 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod app;
+mod error;
+mod http;
+mod idtoken;
+mod phone;
+pub mod qr;
+pub mod testing;
+
+pub use app::{AppClient, PendingSignIn, ReceivedToken, Registration, public_jwks};
+pub use error::{Error, Result};
+pub use http::HttpClient;
+pub use idtoken::{Expected, IdTokenClaims, IssuerKeys, verify_id_token};
+pub use phone::{Deposited, Phone};
+pub use sealgate_crypto;

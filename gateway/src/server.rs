@@ -68,6 +68,12 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {} for metrics", config.metrics_listen))?;
         let (api_addr, metrics_addr) = (api.local_addr()?, metrics.local_addr()?);
+        let mut config = config;
+        if config.public_url.is_none() {
+            // Name the port actually bound (it differs from the configured one for port 0).
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            config.public_url = Some(format!("{scheme}://{api_addr}"));
+        }
         let (stop, stopping) = watch::channel(false);
         let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
         let app = Arc::new(App::new(config, store, clock, stopping.clone()));

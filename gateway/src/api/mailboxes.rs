@@ -17,7 +17,7 @@ use crate::clock::rfc3339;
 use crate::http::body::{parse_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::{DepositOutcome, MailboxRecord, OpenOutcome, TakeOutcome};
-use sealgate_crypto::{Envelope, Jwks, SignInRequest, random_token};
+use sealgate_crypto::{Envelope, SignInRequest, random_token};
 
 /// The media type of a compact JWE.
 pub const JOSE_MEDIA_TYPE: &str = "application/jose";
@@ -58,14 +58,7 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
             limits.max_ttl_secs
         )));
     }
-    let jwks = Jwks::from_value(&client.jwks)
-        .map_err(|error| ApiError::Internal(format!("stored JWKS unreadable: {error}")))?;
-    let key = match &request.kid {
-        None => &jwks.keys()[0],
-        Some(kid) => jwks
-            .find(kid)
-            .ok_or_else(|| ApiError::InvalidRequest("kid names no key of this client".into()))?,
-    };
+    let kid = chosen_kid(&client.jwks, request.kid.as_deref())?;
     let nonce = request.nonce.unwrap_or_else(random_token::<16>);
     let mailbox_id = random_token::<16>();
     let expires_at_ms = app.clock.now_ms() + ttl * 1000;
@@ -73,7 +66,7 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
         &app.public_url,
         &client.client_id,
         &mailbox_id,
-        key.thumbprint(),
+        &kid,
         expires_at_ms / 1000,
         &nonce,
     )
@@ -113,7 +106,7 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
             "mailbox_id": mailbox_id,
             "expires_at": rfc3339(expires_at_ms),
             "expires_in": ttl,
-            "kid": key.thumbprint(),
+            "kid": kid,
             "nonce": nonce,
             "signin_request": signin.to_uri(),
             "poll_url": location,
@@ -124,6 +117,28 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
         HeaderValue::try_from(location).expect("ids are URL-safe"),
     );
     Ok(response)
+}
+
+/// The `kid` the sign-in request names: `requested` if it is one of the client's keys, else
+/// the first key. The stored JWKS was validated at registration, so its `kid`s are
+/// thumbprints.
+fn chosen_kid(jwks: &serde_json::Value, requested: Option<&str>) -> Result<String, ApiError> {
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|key| key["kid"].as_str())
+        .collect();
+    match requested {
+        None => kids
+            .first()
+            .map(|kid| (*kid).to_owned())
+            .ok_or_else(|| ApiError::Internal("stored JWKS has no key".into())),
+        Some(kid) if kids.contains(&kid) => Ok(kid.to_owned()),
+        Some(_) => Err(ApiError::InvalidRequest(
+            "kid names no key of this client".into(),
+        )),
+    }
 }
 
 /// `PUT /v1/mailboxes/{id}`: the phone deposits one envelope. The header is checked against

@@ -1,11 +1,16 @@
 //! The `sealgate` command line: subcommands and how each is run.
 
+mod app;
+mod credentials;
 mod offline;
+mod phone;
 mod serve;
 
 use clap::{Parser, Subcommand};
 
+pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
+pub use phone::SendArgs;
 pub use serve::ServeArgs;
 
 /// sealgate: an end-to-end encrypted relay for OpenID Connect ID tokens.
@@ -28,6 +33,17 @@ pub enum Command {
     Seal(SealArgs),
     /// Open a compact JWE from stdin with a private key; the plaintext on stdout.
     Open(OpenArgs),
+    /// App: make a key, register at a gateway, save the credentials (mode 0600).
+    Register(RegisterArgs),
+    /// App: open a mailbox, show the sign-in request, wait for the token, print it.
+    Request(RequestArgs),
+    /// App: wait on a mailbox opened earlier and print the token.
+    Wait(WaitArgs),
+    /// App: manage the published keys.
+    #[command(subcommand)]
+    Jwks(JwksCommand),
+    /// Phone: seal a token (stdin or --token-file) for a sign-in request URI and deliver it.
+    Send(SendArgs),
 }
 
 /// Runs a parsed command line.
@@ -37,5 +53,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => offline::keygen(args),
         Command::Seal(args) => offline::seal(args),
         Command::Open(args) => offline::open(args),
+        Command::Register(args) => app::register(args),
+        Command::Request(args) => app::request(args),
+        Command::Wait(args) => app::wait(args),
+        Command::Jwks(command) => app::jwks(command),
+        Command::Send(args) => phone::send(args),
     }
 }

@@ -130,17 +130,25 @@ pub(super) fn open(args: OpenArgs) -> anyhow::Result<()> {
         .context("stdin is not a compact JWE")?;
     let opened = Envelope::parse(input.trim())?.open(&key)?;
     let header = &opened.header;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     if let Some(exp) = header.exp()
         && exp <= now
     {
         bail!("the envelope expired at {exp} (now {now})");
     }
     if args.aud.is_some() && header.aud() != args.aud.as_deref() {
-        bail!("the envelope's aud is not {}", args.aud.as_deref().unwrap_or_default());
+        bail!(
+            "the envelope's aud is not {}",
+            args.aud.as_deref().unwrap_or_default()
+        );
     }
     if args.mbx.is_some() && header.mbx() != args.mbx.as_deref() {
-        bail!("the envelope's mbx is not {}", args.mbx.as_deref().unwrap_or_default());
+        bail!(
+            "the envelope's mbx is not {}",
+            args.mbx.as_deref().unwrap_or_default()
+        );
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&opened.plaintext)?;

@@ -20,12 +20,19 @@ pub struct FirstByteDeadline<T> {
 impl<T> FirstByteDeadline<T> {
     /// Wraps `inner`; the first byte must arrive within `timeout`.
     pub fn new(inner: T, timeout: Duration) -> Self {
-        Self { inner, deadline: Some(Box::pin(tokio::time::sleep(timeout))) }
+        Self {
+            inner,
+            deadline: Some(Box::pin(tokio::time::sleep(timeout))),
+        }
     }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -36,8 +43,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending => match this.deadline.as_mut().map(|deadline| deadline.as_mut().poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request before the deadline"))),
+            Poll::Pending => match this
+                .deadline
+                .as_mut()
+                .map(|deadline| deadline.as_mut().poll(cx))
+            {
+                Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request before the deadline",
+                ))),
                 _ => Poll::Pending,
             },
         }
@@ -45,7 +59,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -54,7 +72,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<T> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {

@@ -1,0 +1,429 @@
+//! The app side: register, open a mailbox, show the sign-in request, wait for the token.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use sealgate_crypto::{Envelope, PrivateKey, SignInRequest, random_token};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, Reply, base_url, now_secs, request};
+use crate::qr;
+
+/// Time allowed for a request that is not a long-poll.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest single long-poll the app asks for.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
+/// Backoff after a failed poll: from this …
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+/// … doubling up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How many old keys stay in the set after a rotation, for mailboxes opened before it.
+const KEPT_OLD_KEYS: usize = 2;
+
+/// A registered app: its credentials and private keys, and a connection to its gateway.
+pub struct AppClient {
+    http: HttpClient,
+    gateway: String,
+    client_id: String,
+    client_secret: Zeroizing<String>,
+    keys: Vec<PrivateKey>,
+}
+
+impl std::fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppClient")
+            .field("gateway", &self.gateway)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+/// Options for [`AppClient::register_with`].
+#[derive(Debug, Default, Clone)]
+pub struct Registration {
+    /// The operator's registration token, when the gateway requires one.
+    pub registration_token: Option<String>,
+    /// Where the gateway should POST envelopes, when it delivers webhooks.
+    pub webhook_url: Option<String>,
+}
+
+/// A mailbox waiting for the phone: the sign-in request to show, and what the token must
+/// match. Consumed by [`AppClient::wait_for_token`].
+#[derive(Debug, Clone)]
+pub struct PendingSignIn {
+    request: SignInRequest,
+}
+
+/// The token the phone sent, opened and checked against its mailbox.
+pub struct ReceivedToken {
+    token: Zeroizing<String>,
+    /// The envelope's authenticated header.
+    pub header: sealgate_crypto::Header,
+}
+
+impl std::fmt::Debug for ReceivedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedToken")
+            .field("token", &"<redacted>")
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+impl ReceivedToken {
+    /// The token (an ID token, a JWS compact string).
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+}
+
+impl PendingSignIn {
+    /// The sign-in request.
+    pub fn request(&self) -> &SignInRequest {
+        &self.request
+    }
+    /// The sign-in request as a URI, for a link or QR code.
+    pub fn uri(&self) -> String {
+        self.request.to_uri()
+    }
+    /// The mailbox id.
+    pub fn mailbox_id(&self) -> &str {
+        self.request.mailbox_id()
+    }
+    /// The OIDC nonce the ID token must carry.
+    pub fn nonce(&self) -> &str {
+        self.request.nonce()
+    }
+    /// When the mailbox expires, seconds since the epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.request.expires_at()
+    }
+    /// The URI as a QR code PNG image.
+    pub fn qr_png(&self) -> Vec<u8> {
+        qr::png(&self.uri())
+    }
+    /// The URI as a QR code drawn with Unicode half blocks, for a terminal.
+    pub fn qr_terminal(&self) -> String {
+        qr::terminal(&self.uri())
+    }
+}
+
+impl AppClient {
+    /// Registers a new client at `gateway` with `key`'s public half.
+    pub async fn register(gateway: &str, name: &str, key: PrivateKey) -> Result<Self> {
+        Self::register_with(
+            HttpClient::new()?,
+            gateway,
+            name,
+            key,
+            &Registration::default(),
+        )
+        .await
+    }
+
+    /// Registers with an explicit HTTP client and options.
+    pub async fn register_with(
+        http: HttpClient,
+        gateway: &str,
+        name: &str,
+        key: PrivateKey,
+        options: &Registration,
+    ) -> Result<Self> {
+        let gateway = base_url(gateway)?;
+        let mut body = json!({ "name": name, "jwks": { "keys": [key.public_key().to_jwk()] } });
+        if let Some(url) = &options.webhook_url {
+            body["webhook_url"] = json!(url);
+        }
+        let mut req = request(
+            Method::POST,
+            &format!("{gateway}/v1/clients"),
+            Some("application/json"),
+            Bytes::from(body.to_string()),
+        )?;
+        if let Some(token) = &options.registration_token {
+            let value = HeaderValue::try_from(format!("Bearer {token}"))
+                .map_err(|_| Error::Protocol("invalid registration token".into()))?;
+            req.headers_mut().insert(header::AUTHORIZATION, value);
+        }
+        let reply = http.send(req, REQUEST_TIMEOUT).await?;
+        if reply.status != StatusCode::CREATED {
+            return Err(reply.into_error());
+        }
+        let answer = reply.json()?;
+        let field = |name: &str| {
+            answer[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Protocol(format!("registration answer has no {name}")))
+        };
+        let client_id = field("client_id")?;
+        let client_secret = Zeroizing::new(field("client_secret")?);
+        Ok(Self {
+            http,
+            gateway,
+            client_id,
+            client_secret,
+            keys: vec![key],
+        })
+    }
+
+    /// An app from saved credentials; `keys` newest first.
+    pub fn from_credentials(
+        http: HttpClient,
+        gateway: &str,
+        client_id: &str,
+        client_secret: &str,
+        keys: Vec<PrivateKey>,
+    ) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(Error::Jwk(sealgate_crypto::JwkError::EmptySet));
+        }
+        Ok(Self {
+            http,
+            gateway: base_url(gateway)?,
+            client_id: client_id.to_owned(),
+            client_secret: Zeroizing::new(client_secret.to_owned()),
+            keys,
+        })
+    }
+
+    /// The gateway's base URL.
+    pub fn gateway(&self) -> &str {
+        &self.gateway
+    }
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The client secret, to save it; never log it.
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+    /// The private keys, newest first.
+    pub fn keys(&self) -> &[PrivateKey] {
+        &self.keys
+    }
+
+    /// Rotates to `new_key`: the gateway's set becomes the new key plus the last old ones, so
+    /// mailboxes opened before the rotation can still be answered.
+    pub async fn rotate_keys(&mut self, new_key: PrivateKey) -> Result<()> {
+        let mut keys = vec![new_key];
+        keys.extend(self.keys.drain(..).take(KEPT_OLD_KEYS));
+        let body =
+            json!({ "keys": keys.iter().map(|k| k.public_key().to_jwk()).collect::<Vec<_>>() });
+        let url = format!("{}/v1/clients/{}/jwks", self.gateway, self.client_id);
+        let reply = self
+            .authorized(
+                Method::PUT,
+                &url,
+                Some("application/json"),
+                body.to_string(),
+            )
+            .await;
+        self.keys = keys;
+        let reply = reply?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        Ok(())
+    }
+
+    /// Removes the client and its mailboxes from the gateway.
+    pub async fn delete(self) -> Result<()> {
+        let url = format!("{}/v1/clients/{}", self.gateway, self.client_id);
+        let reply = self
+            .authorized(Method::DELETE, &url, None, String::new())
+            .await?;
+        match reply.status {
+            StatusCode::NO_CONTENT => Ok(()),
+            _ => Err(reply.into_error()),
+        }
+    }
+
+    /// Opens a mailbox living `ttl` (the gateway's default when `None`) and returns the
+    /// sign-in request. The request is built from this app's own key; the one the gateway
+    /// returns must agree with it, or this fails with [`Error::SignInRequestMismatch`].
+    pub async fn open_mailbox(&self, ttl: Option<Duration>) -> Result<PendingSignIn> {
+        let nonce = random_token::<16>();
+        let key = self.keys[0].public_key();
+        let mut body = json!({ "nonce": nonce, "kid": key.thumbprint() });
+        if let Some(ttl) = ttl {
+            body["ttl"] = json!(ttl.as_secs().max(1));
+        }
+        let url = format!("{}/v1/mailboxes", self.gateway);
+        let reply = self
+            .authorized(
+                Method::POST,
+                &url,
+                Some("application/json"),
+                body.to_string(),
+            )
+            .await?;
+        if reply.status != StatusCode::CREATED {
+            return Err(reply.into_error());
+        }
+        let answer = reply.json()?;
+        let offered = answer["signin_request"]
+            .as_str()
+            .ok_or_else(|| Error::Protocol("no signin_request".into()))?;
+        let offered = SignInRequest::parse(offered, now_secs())?;
+        let mailbox_id = answer["mailbox_id"]
+            .as_str()
+            .ok_or_else(|| Error::Protocol("no mailbox_id".into()))?;
+        let ours = SignInRequest::new(
+            offered.gateway(),
+            &self.client_id,
+            mailbox_id,
+            key.thumbprint(),
+            offered.expires_at(),
+            &nonce,
+        )?;
+        if ours != offered {
+            return Err(Error::SignInRequestMismatch);
+        }
+        Ok(PendingSignIn { request: ours })
+    }
+
+    /// Waits for the phone's token: long-polls (honouring `202` + `Retry-After`, `429`, `503`,
+    /// and riding out connection failures such as a gateway restart) until the token arrives or
+    /// the request expires; opens the envelope and checks it was sealed for this client and
+    /// mailbox and has not expired.
+    pub async fn wait_for_token(&self, pending: PendingSignIn) -> Result<ReceivedToken> {
+        self.wait_for_mailbox(pending.mailbox_id(), pending.expires_at())
+            .await
+    }
+
+    /// Waits on a mailbox known only by its id, until `expires_at` (seconds since the epoch).
+    pub async fn wait_for_mailbox(
+        &self,
+        mailbox_id: &str,
+        expires_at: u64,
+    ) -> Result<ReceivedToken> {
+        let url_base = format!("{}/v1/mailboxes/{mailbox_id}", self.gateway);
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let now = now_secs();
+            if now >= expires_at {
+                return Err(Error::Expired);
+            }
+            let wait = Duration::from_secs(expires_at - now).min(MAX_POLL_WAIT);
+            let url = format!("{url_base}?wait={}", wait.as_secs());
+            let pause = match self
+                .authorized_with_timeout(Method::GET, &url, wait + REQUEST_TIMEOUT)
+                .await
+            {
+                Ok(reply) => match reply.status {
+                    StatusCode::OK => return self.open_delivery(&reply.body, mailbox_id),
+                    StatusCode::ACCEPTED => {
+                        backoff = MIN_BACKOFF;
+                        reply.retry_after().unwrap_or(Duration::ZERO)
+                    }
+                    StatusCode::NOT_FOUND if now_secs() >= expires_at => {
+                        return Err(Error::Expired);
+                    }
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => reply
+                        .retry_after()
+                        .unwrap_or(Duration::from_secs(1))
+                        .max(backoff),
+                    _ => return Err(reply.into_error()),
+                },
+                Err(Error::Transport(reason)) => {
+                    tracing::debug!(%reason, ?backoff, "poll failed; retrying");
+                    let pause = jitter(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    pause
+                }
+                Err(other) => return Err(other),
+            };
+            let left = Duration::from_secs(expires_at.saturating_sub(now_secs()));
+            tokio::time::sleep(pause.min(left)).await;
+        }
+    }
+
+    fn open_delivery(&self, body: &[u8], mailbox_id: &str) -> Result<ReceivedToken> {
+        let envelope = Envelope::parse_bytes(body)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|key| key.public_key().thumbprint() == envelope.header().kid())
+            .ok_or(Error::Envelope(sealgate_crypto::EnvelopeError::KidMismatch))?;
+        let opened = envelope.open(key)?;
+        opened
+            .header
+            .check_binding(&self.client_id, mailbox_id, now_secs())?;
+        let token = String::from_utf8(opened.plaintext.to_vec()).map_err(|_| Error::NotText)?;
+        Ok(ReceivedToken {
+            token: Zeroizing::new(token),
+            header: opened.header,
+        })
+    }
+
+    /// Cancels a mailbox.
+    pub async fn cancel(&self, mailbox_id: &str) -> Result<()> {
+        let url = format!("{}/v1/mailboxes/{mailbox_id}", self.gateway);
+        let reply = self
+            .authorized(Method::DELETE, &url, None, String::new())
+            .await?;
+        match reply.status {
+            StatusCode::NO_CONTENT => Ok(()),
+            _ => Err(reply.into_error()),
+        }
+    }
+
+    async fn authorized(
+        &self,
+        method: Method,
+        url: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Result<Reply> {
+        let mut req = request(method, url, content_type, Bytes::from(body))?;
+        req.headers_mut()
+            .insert(header::AUTHORIZATION, self.basic_auth());
+        self.http.send(req, REQUEST_TIMEOUT).await
+    }
+
+    async fn authorized_with_timeout(
+        &self,
+        method: Method,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Reply> {
+        let mut req = request(method, url, None, Bytes::new())?;
+        req.headers_mut()
+            .insert(header::AUTHORIZATION, self.basic_auth());
+        self.http.send(req, timeout).await
+    }
+
+    fn basic_auth(&self) -> HeaderValue {
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let credentials = Zeroizing::new(format!(
+            "{}:{}",
+            encode(&self.client_id),
+            encode(&self.client_secret)
+        ));
+        let mut value =
+            HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials.as_bytes())))
+                .expect("base64 is a valid header value");
+        value.set_sensitive(true);
+        value
+    }
+}
+
+/// `base` plus up to 25 % random jitter, so that many clients do not retry in step.
+pub(crate) fn jitter(base: Duration) -> Duration {
+    let random = u64::from(sealgate_crypto::random_bytes::<2>()[0]);
+    base + base.mul_f64(random as f64 / 1024.0)
+}
+
+/// The JSON value of a JWKS as this app publishes it (used by the CLI).
+pub fn public_jwks(keys: &[PrivateKey]) -> Value {
+    json!({ "keys": keys.iter().map(|k| k.public_key().to_jwk()).collect::<Vec<_>>() })
+}

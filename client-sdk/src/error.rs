@@ -1,0 +1,84 @@
+//! The one error type of the SDK, with a variant for each thing a caller may handle.
+
+use std::time::Duration;
+
+use sealgate_crypto::{BindingError, EnvelopeError, JwkError, SealError, SignInRequestError};
+
+/// What went wrong talking to a gateway, sealing, or opening.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The gateway could not be reached or the connection broke.
+    #[error("cannot reach the gateway: {0}")]
+    Transport(String),
+    /// The gateway answered with an error this SDK has no better variant for.
+    #[error("the gateway answered {status}: {detail}")]
+    Gateway {
+        /// HTTP status.
+        status: u16,
+        /// The problem `type`, when the answer was problem+json.
+        problem_type: Option<String>,
+        /// The problem `detail`, or the body.
+        detail: String,
+    },
+    /// The gateway answered something that does not follow the API.
+    #[error("unexpected answer from the gateway: {0}")]
+    Protocol(String),
+    /// The client id or secret was refused.
+    #[error("the gateway refused the client credentials")]
+    Unauthorized,
+    /// No such mailbox: unknown, expired, cancelled, or already consumed.
+    #[error("no such mailbox (unknown, expired, cancelled or already consumed)")]
+    MailboxNotFound,
+    /// The mailbox already holds a different envelope.
+    #[error("the mailbox already holds a different envelope")]
+    MailboxConflict,
+    /// The envelope is larger than the gateway accepts.
+    #[error("the envelope is larger than the gateway accepts")]
+    PayloadTooLarge,
+    /// A limit of the gateway was hit and the deadline left no time to wait it out.
+    #[error("the gateway is rate limiting; retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the gateway asked to wait.
+        retry_after: Duration,
+    },
+    /// The sign-in request expired before a token arrived (app) or was sent (phone).
+    #[error("the sign-in request expired")]
+    Expired,
+    /// The sign-in request URI is malformed.
+    #[error("invalid sign-in request: {0}")]
+    SignInRequest(#[from] SignInRequestError),
+    /// The gateway serves no key with the thumbprint the sign-in request vouches for: it may
+    /// be trying to substitute its own key. Nothing was sealed or sent.
+    #[error(
+        "the gateway serves no key with the thumbprint the sign-in request vouches for; refusing to seal"
+    )]
+    KeyNotVouched,
+    /// The gateway returned a sign-in request that does not match what the app asked for.
+    #[error("the gateway's sign-in request does not match this app's key, client or mailbox")]
+    SignInRequestMismatch,
+    /// The envelope could not be parsed or opened.
+    #[error("envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// The envelope was sealed for another client or mailbox, or expired: it was moved or
+    /// replayed.
+    #[error("envelope binding: {0}")]
+    Binding(#[from] BindingError),
+    /// The token could not be sealed.
+    #[error("seal: {0}")]
+    Seal(#[from] SealError),
+    /// A key or key set is unusable.
+    #[error("key: {0}")]
+    Jwk(#[from] JwkError),
+    /// The ID token failed verification.
+    #[error("ID token: {0}")]
+    IdToken(String),
+    /// The opened plaintext is not UTF-8 text.
+    #[error("the opened token is not UTF-8 text")]
+    NotText,
+    /// A URL given to the SDK is not usable.
+    #[error("invalid URL `{0}`")]
+    InvalidUrl(String),
+}
+
+/// A result with the SDK's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,110 @@
+//! The phone side: parse the sign-in request, check the app's key, seal, deposit.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use sealgate_crypto::{Binding, Jwks, SealOptions, SignInRequest};
+
+use crate::app::jitter;
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, now_secs, request};
+
+/// Time allowed for one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most deposit attempts.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// What a successful deposit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deposited {
+    /// The envelope is in the mailbox (201).
+    Stored,
+    /// It was there already: an earlier attempt had succeeded (200).
+    AlreadyStored,
+}
+
+/// The phone's side of a sign-in.
+#[derive(Clone)]
+pub struct Phone {
+    http: HttpClient,
+}
+
+impl Phone {
+    /// A phone trusting the system's root certificates.
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            http: HttpClient::new()?,
+        })
+    }
+
+    /// A phone using `http` (for extra trusted roots).
+    pub fn with_http(http: HttpClient) -> Self {
+        Self { http }
+    }
+
+    /// Sends `token` to the app that showed `uri`: parses the request strictly, fetches the
+    /// app's JWKS from the gateway, refuses unless a key has the thumbprint the request vouches
+    /// for, seals the token bound to the client, mailbox and expiry, and deposits it — retrying
+    /// the same envelope (an idempotent retry) on connection failures, 429 and 503.
+    pub async fn send(&self, uri: &str, token: &[u8]) -> Result<Deposited> {
+        let request = SignInRequest::parse(uri, now_secs())?;
+        self.send_to(&request, token).await
+    }
+
+    /// Like [`Phone::send`], for a request already parsed.
+    pub async fn send_to(&self, signin: &SignInRequest, token: &[u8]) -> Result<Deposited> {
+        let jwks = self.fetch_jwks(signin).await?;
+        let key = jwks
+            .find(signin.key_thumbprint())
+            .ok_or(Error::KeyNotVouched)?;
+        let binding =
+            Binding::to_mailbox(signin.client_id(), signin.mailbox_id(), signin.expires_at());
+        let envelope = sealgate_crypto::seal(key, token, &SealOptions::for_token(binding))?;
+        let body = Bytes::from(envelope.into_string());
+        let url = signin.mailbox_url();
+        let mut backoff = Duration::from_millis(250);
+        for attempt in 1..=MAX_ATTEMPTS {
+            if now_secs() >= signin.expires_at() {
+                return Err(Error::Expired);
+            }
+            let req = request(Method::PUT, &url, Some("application/jose"), body.clone())?;
+            let pause = match self.http.send(req, REQUEST_TIMEOUT).await {
+                Ok(reply) => match reply.status {
+                    StatusCode::CREATED => return Ok(Deposited::Stored),
+                    StatusCode::OK => return Ok(Deposited::AlreadyStored),
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                        if attempt < MAX_ATTEMPTS =>
+                    {
+                        reply.retry_after().unwrap_or(backoff).max(backoff)
+                    }
+                    _ => return Err(reply.into_error()),
+                },
+                Err(Error::Transport(reason)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(%reason, attempt, "deposit failed; retrying the same envelope");
+                    jitter(backoff)
+                }
+                Err(error) => return Err(error),
+            };
+            backoff = (backoff * 2).min(Duration::from_secs(4));
+            tokio::time::sleep(pause).await;
+        }
+        Err(Error::Transport(
+            "the gateway did not take the deposit".into(),
+        ))
+    }
+
+    async fn fetch_jwks(&self, signin: &SignInRequest) -> Result<Jwks> {
+        let req = request(Method::GET, &signin.jwks_url(), None, Bytes::new())?;
+        let reply = self.http.send(req, REQUEST_TIMEOUT).await?;
+        if reply.status != StatusCode::OK {
+            return Err(match reply.into_error() {
+                Error::MailboxNotFound => {
+                    Error::Protocol("the gateway knows no such client".into())
+                }
+                other => other,
+            });
+        }
+        Ok(Jwks::from_value(&reply.json()?)?)
+    }
+}

@@ -347,6 +347,15 @@ impl AppClient {
         }
     }
 
+    /// Opens an envelope that arrived by webhook (see [`crate::webhook::verify_delivery`]),
+    /// checking it was sealed for this client and that mailbox, and has not expired.
+    pub fn open_delivered(&self, delivery: &crate::webhook::Delivery) -> Result<ReceivedToken> {
+        if delivery.client_id != self.client_id {
+            return Err(Error::Binding(sealgate_crypto::BindingError::WrongClient));
+        }
+        self.open_delivery(delivery.envelope.as_bytes(), &delivery.mailbox_id)
+    }
+
     fn open_delivery(&self, body: &[u8], mailbox_id: &str) -> Result<ReceivedToken> {
         let envelope = Envelope::parse_bytes(body)?;
         let key = self

@@ -7,6 +7,7 @@ mod idtoken;
 mod phone;
 pub mod qr;
 pub mod testing;
+pub mod webhook;
 
 pub use app::{AppClient, PendingSignIn, ReceivedToken, Registration, public_jwks};
 pub use error::{Error, Result};

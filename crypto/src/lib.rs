@@ -11,6 +11,7 @@
 //!   authenticated header.
 //! - [`Envelope::parse`]: the strict, key-less reader the gateway uses on every deposit.
 //! - [`SignInRequest`]: the URI an app shows as a QR code and a phone parses.
+//! - [`webhook`]: Standard Webhooks signatures, for the gateway's deliveries and the app's checks.
 //!
 //! ```
 //! use sealgate_crypto::{Algorithm, Binding, Envelope, PrivateKey, SealOptions, seal};
@@ -41,6 +42,7 @@ mod header;
 mod jwk;
 mod rng;
 pub mod signin;
+pub mod webhook;
 
 pub use alg::Algorithm;
 pub use envelope::{

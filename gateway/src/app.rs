@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::limits::{ConcurrencyCap, RateLimiter};
 use crate::metrics::Metrics;
 use crate::store::{MeteredStore, SharedStore};
+use crate::webhook::ssrf::Policy;
+use crate::webhook::worker::Webhooks;
 
 /// Everything a request handler may use.
 pub struct App {
@@ -29,6 +31,8 @@ pub struct App {
     pub waiter_cap: ConcurrencyCap<String>,
     /// The sign-in request base URL.
     pub public_url: String,
+    /// Webhook delivery, unless turned off.
+    pub webhooks: Option<Arc<Webhooks>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -39,11 +43,27 @@ impl App {
         store: SharedStore,
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let limits = &config.limits;
         let metrics = Metrics::new(store.kind());
         let store: SharedStore = Arc::new(MeteredStore::new(store, metrics.store_errors.clone()));
-        Self {
+        let hooks = &config.webhooks;
+        let webhooks = if hooks.enabled {
+            let policy = Policy {
+                allow_insecure: hooks.allow_insecure,
+                allow_private: hooks.allow_private,
+            };
+            Some(Arc::new(Webhooks::new(
+                policy,
+                hooks.concurrency,
+                hooks.per_endpoint,
+                hooks.secret_overlap_secs,
+            )?))
+        } else {
+            None
+        };
+        Ok(Self {
+            webhooks,
             metrics,
             deposit_limiter: RateLimiter::new(
                 limits.deposits_per_ip_per_sec,
@@ -59,7 +79,7 @@ impl App {
             store,
             clock,
             shutdown,
-        }
+        })
     }
 
     /// Whether the gateway has begun to stop.

@@ -31,6 +31,39 @@ pub struct Config {
     pub registration_token: Option<Secret>,
     /// Limits and timeouts.
     pub limits: Limits,
+    /// Webhook delivery.
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook delivery settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Deliver webhooks at all.
+    pub enabled: bool,
+    /// Allow `http://` webhook URLs.
+    pub allow_insecure: bool,
+    /// Allow webhook hosts that resolve to loopback, private or link-local addresses.
+    pub allow_private: bool,
+    /// Attempts in flight on this instance.
+    pub concurrency: usize,
+    /// Attempts in flight per endpoint host on this instance.
+    pub per_endpoint: usize,
+    /// How long a rotated-out signing secret keeps signing, seconds.
+    pub secret_overlap_secs: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_insecure: false,
+            allow_private: false,
+            concurrency: 64,
+            per_endpoint: 4,
+            secret_overlap_secs: 24 * 60 * 60,
+        }
+    }
 }
 
 impl Default for Config {
@@ -45,6 +78,7 @@ impl Default for Config {
             tls_key: None,
             registration_token: None,
             limits: Limits::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

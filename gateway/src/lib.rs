@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod webhook;
 
 pub use config::Config;
 pub use server::Gateway;

@@ -2,8 +2,8 @@
 //! status class, a fixed set of outcomes) so that no id ever becomes a label.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// HTTP requests served, by route template, method and status class.
@@ -28,6 +28,17 @@ pub const STORE_ERRORS_TOTAL: &str = "sealgate_store_errors_total";
 pub const LIMITED_TOTAL: &str = "sealgate_limited_total";
 /// Clients registered.
 pub const CLIENTS_REGISTERED_TOTAL: &str = "sealgate_clients_registered_total";
+/// Webhook deliveries finished, by outcome: `delivered`, `endpoint_gone`, `expired`,
+/// `superseded` (a poll, a cancel or the expiry got there first), `dropped` (webhook removed).
+pub const WEBHOOK_DELIVERIES_TOTAL: &str = "sealgate_webhook_deliveries_total";
+/// Webhook attempts, by result: `2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `connection_error`.
+pub const WEBHOOK_ATTEMPTS_TOTAL: &str = "sealgate_webhook_attempts_total";
+/// Deliveries waiting in the store (all instances).
+pub const WEBHOOK_QUEUE_DEPTH: &str = "sealgate_webhook_queue_depth";
+/// From deposit to the endpoint's 2xx.
+pub const WEBHOOK_DELIVERY_DURATION_SECONDS: &str = "sealgate_webhook_delivery_duration_seconds";
+/// Endpoints disabled because they answered 410 Gone.
+pub const WEBHOOK_ENDPOINTS_DISABLED_TOTAL: &str = "sealgate_webhook_endpoints_disabled_total";
 /// Build information, value 1.
 pub const BUILD_INFO: &str = "sealgate_build_info";
 
@@ -63,6 +74,16 @@ pub struct Metrics {
     pub limited: IntCounterVec,
     /// See [`CLIENTS_REGISTERED_TOTAL`].
     pub clients_registered: IntCounter,
+    /// See [`WEBHOOK_DELIVERIES_TOTAL`].
+    pub webhook_deliveries: IntCounterVec,
+    /// See [`WEBHOOK_ATTEMPTS_TOTAL`].
+    pub webhook_attempts: IntCounterVec,
+    /// See [`WEBHOOK_QUEUE_DEPTH`].
+    pub webhook_queue_depth: IntGauge,
+    /// See [`WEBHOOK_DELIVERY_DURATION_SECONDS`].
+    pub webhook_duration: Histogram,
+    /// See [`WEBHOOK_ENDPOINTS_DISABLED_TOTAL`].
+    pub webhook_endpoints_disabled: IntCounter,
 }
 
 impl Metrics {
@@ -100,6 +121,30 @@ impl Metrics {
             )
             .expect("valid metric"),
             clients_registered: counter(CLIENTS_REGISTERED_TOTAL, "Clients registered"),
+            webhook_deliveries: IntCounterVec::new(
+                Opts::new(WEBHOOK_DELIVERIES_TOTAL, "Webhook deliveries finished"),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+            webhook_attempts: IntCounterVec::new(
+                Opts::new(WEBHOOK_ATTEMPTS_TOTAL, "Webhook attempts"),
+                &["result"],
+            )
+            .expect("valid metric"),
+            webhook_queue_depth: IntGauge::new(WEBHOOK_QUEUE_DEPTH, "Webhook deliveries waiting")
+                .expect("valid metric"),
+            webhook_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    WEBHOOK_DELIVERY_DURATION_SECONDS,
+                    "From deposit to the endpoint's 2xx",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            webhook_endpoints_disabled: counter(
+                WEBHOOK_ENDPOINTS_DISABLED_TOTAL,
+                "Webhook endpoints disabled after 410 Gone",
+            ),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -122,6 +167,11 @@ impl Metrics {
             Box::new(metrics.store_errors.clone()),
             Box::new(metrics.limited.clone()),
             Box::new(metrics.clients_registered.clone()),
+            Box::new(metrics.webhook_deliveries.clone()),
+            Box::new(metrics.webhook_attempts.clone()),
+            Box::new(metrics.webhook_queue_depth.clone()),
+            Box::new(metrics.webhook_duration.clone()),
+            Box::new(metrics.webhook_endpoints_disabled.clone()),
             Box::new(build_info),
         ];
         for collector in collectors {

@@ -14,6 +14,7 @@ use crate::http::auth::{check_bearer, hash_secret};
 use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::ClientRecord;
+use crate::webhook::WebhookSettings;
 use sealgate_crypto::{Jwks, random_token};
 
 /// The longest client name.
@@ -51,12 +52,14 @@ pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRespo
             "name must be 1 to {MAX_NAME_LEN} printable characters"
         )));
     }
-    if registration.webhook_url.is_some() {
-        return Err(ApiError::InvalidClientMetadata(
-            "this gateway does not deliver webhooks; poll the mailbox instead".into(),
-        ));
-    }
     let jwks = parse_jwks(&registration.jwks)?;
+    let webhook = match registration.webhook_url {
+        Some(url) => {
+            super::webhooks::check_url(app, &url).await?;
+            Some(WebhookSettings::new(url))
+        }
+        None => None,
+    };
     let client_id = random_token::<16>();
     let secret = zeroize::Zeroizing::new(random_token::<32>());
     let created_at = app.clock.now_secs();
@@ -67,22 +70,25 @@ pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRespo
         jwks: jwks.to_value(),
         created_at,
         revision: 1,
+        webhook: webhook.as_ref().map(|(settings, _)| settings.clone()),
     };
     app.store.insert_client(&record).await?;
     app.metrics.clients_registered.inc();
     tracing::info!(client = %short(&client_id), "client registered");
-    let mut response = json_response(
-        StatusCode::CREATED,
-        &json!({
-            "client_id": client_id,
-            "client_secret": secret.as_str(),
-            "client_secret_expires_at": 0,
-            "client_id_issued_at": created_at,
-            "name": record.name,
-            "jwks": record.jwks,
-            "token_endpoint_auth_method": "client_secret_basic",
-        }),
-    );
+    let mut answer = json!({
+        "client_id": client_id,
+        "client_secret": secret.as_str(),
+        "client_secret_expires_at": 0,
+        "client_id_issued_at": created_at,
+        "name": record.name,
+        "jwks": record.jwks,
+        "token_endpoint_auth_method": "client_secret_basic",
+    });
+    if let Some((_, webhook_secret)) = &webhook {
+        answer["webhook"] = super::webhooks::public_view(&record.webhook);
+        answer["webhook_secret"] = json!(webhook_secret.as_str());
+    }
+    let mut response = json_response(StatusCode::CREATED, &answer);
     let location = format!("/v1/clients/{client_id}");
     response.headers_mut().insert(
         header::LOCATION,

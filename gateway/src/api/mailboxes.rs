@@ -16,7 +16,10 @@ use crate::app::App;
 use crate::clock::rfc3339;
 use crate::http::body::{parse_json, require_content_type};
 use crate::http::error::ApiError;
-use crate::store::{DepositOutcome, MailboxRecord, OpenOutcome, TakeOutcome};
+use crate::store::{
+    ClientRecord, Delivery, DepositOutcome, MailboxRecord, OpenOutcome, TakeOutcome,
+};
+use crate::webhook::delivery_id;
 use sealgate_crypto::{Envelope, SignInRequest, random_token};
 
 /// The media type of a compact JWE.
@@ -174,10 +177,14 @@ pub async fn deposit(
         .await?
         .ok_or(ApiError::NotFound)?;
     check_header(app, &envelope, &mailbox, &client.jwks)?;
+    let delivery = enqueue_webhook(app, &client, &mailbox).await?;
     let stored = Bytes::from(envelope.into_string());
     match app.store.deposit(mailbox_id, stored).await? {
         DepositOutcome::Stored => {
             app.metrics.mailboxes_deposited.inc();
+            if let (Some(webhooks), true) = (&app.webhooks, delivery) {
+                webhooks.poke();
+            }
             tracing::debug!(mailbox = %short(mailbox_id), "envelope deposited");
             Ok(json_response(
                 StatusCode::CREATED,
@@ -191,6 +198,31 @@ pub async fn deposit(
         DepositOutcome::Conflict => Err(ApiError::DepositConflict),
         DepositOutcome::NotFound => Err(ApiError::NotFound),
     }
+}
+
+/// Records a webhook delivery for the mailbox when its client has an active webhook. This
+/// happens before the deposit, so that an instance dying between the two loses nothing: a
+/// delivery whose envelope never arrives simply finds nothing to send.
+async fn enqueue_webhook(
+    app: &App,
+    client: &ClientRecord,
+    mailbox: &MailboxRecord,
+) -> Result<bool, ApiError> {
+    if app.webhooks.is_none() || !client.webhook.as_ref().is_some_and(|w| w.is_active()) {
+        return Ok(false);
+    }
+    let now = app.clock.now_ms();
+    let delivery = Delivery {
+        id: delivery_id(&mailbox.mailbox_id),
+        mailbox_id: mailbox.mailbox_id.clone(),
+        client_id: mailbox.client_id.clone(),
+        attempt: 0,
+        next_attempt_at_ms: now,
+        expires_at_ms: mailbox.expires_at_ms,
+        created_at_ms: now,
+    };
+    app.store.enqueue_delivery(&delivery).await?;
+    Ok(true)
 }
 
 fn check_header(

@@ -3,6 +3,7 @@
 pub mod clients;
 pub mod mailboxes;
 pub mod ops;
+pub mod webhooks;
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};

@@ -54,8 +54,15 @@ pub fn openapi() -> HttpResponse {
 }
 
 /// `GET /metrics` on the metrics listener.
-pub fn metrics(app: &App) -> HttpResponse {
+pub async fn metrics(app: &App) -> HttpResponse {
     app.metrics.sync_expired(app.store.expired_count());
+    if let Ok(Ok(depth)) =
+        tokio::time::timeout(READINESS_TIMEOUT, app.store.delivery_queue_depth()).await
+    {
+        app.metrics
+            .webhook_queue_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
     Response::builder()
         .status(StatusCode::OK)
         .header(

@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// Mailboxes opened per second per client, 0 for no limit [default: 50].
     #[arg(long, env = "SEALGATE_MAILBOXES_PER_CLIENT", value_name = "N")]
     pub mailboxes_per_client: Option<u32>,
+    /// Allow `http://` webhook URLs (for development).
+    #[arg(long, env = "SEALGATE_ALLOW_INSECURE_WEBHOOKS")]
+    pub allow_insecure_webhooks: bool,
+    /// Allow webhook hosts that resolve to loopback, private or link-local addresses.
+    #[arg(long, env = "SEALGATE_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
     /// Log filter, e.g. `info` or `sealgate=debug`.
     #[arg(
         long,
@@ -100,6 +106,8 @@ impl ServeArgs {
         if self.tls_key.is_some() {
             config.tls_key = self.tls_key;
         }
+        config.webhooks.allow_insecure |= self.allow_insecure_webhooks;
+        config.webhooks.allow_private |= self.allow_private_webhooks;
         if let Some(token) = self.registration_token {
             config.registration_token = Some(Secret::new(token));
         }

@@ -20,6 +20,10 @@ pub enum Route<'a> {
     Client(&'a str),
     /// `/v1/clients/{client_id}/jwks`
     ClientJwks(&'a str),
+    /// `/v1/clients/{client_id}/webhook`
+    ClientWebhook(&'a str),
+    /// `/v1/clients/{client_id}/webhook/secret`
+    ClientWebhookSecret(&'a str),
     /// `/v1/mailboxes`
     Mailboxes,
     /// `/v1/mailboxes/{mailbox_id}`
@@ -38,8 +42,10 @@ pub enum Route<'a> {
 /// must describe.
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/clients", &["POST"]),
-    ("/v1/clients/{client_id}", &["DELETE"]),
+    ("/v1/clients/{client_id}", &["GET", "DELETE"]),
     ("/v1/clients/{client_id}/jwks", &["GET", "PUT"]),
+    ("/v1/clients/{client_id}/webhook", &["PUT", "DELETE"]),
+    ("/v1/clients/{client_id}/webhook/secret", &["POST"]),
     ("/v1/mailboxes", &["POST"]),
     ("/v1/mailboxes/{mailbox_id}", &["PUT", "GET", "DELETE"]),
     ("/healthz", &["GET"]),
@@ -62,6 +68,10 @@ impl<'a> Route<'a> {
             ["v1", "clients"] => Route::Clients,
             ["v1", "clients", id] if id_ok(id) => Route::Client(id),
             ["v1", "clients", id, "jwks"] if id_ok(id) => Route::ClientJwks(id),
+            ["v1", "clients", id, "webhook"] if id_ok(id) => Route::ClientWebhook(id),
+            ["v1", "clients", id, "webhook", "secret"] if id_ok(id) => {
+                Route::ClientWebhookSecret(id)
+            }
             ["v1", "mailboxes"] => Route::Mailboxes,
             ["v1", "mailboxes", id] if id_ok(id) => Route::Mailbox(id),
             ["healthz"] => Route::Healthz,
@@ -77,19 +87,22 @@ impl<'a> Route<'a> {
             Route::Clients => ROUTES[0].0,
             Route::Client(_) => ROUTES[1].0,
             Route::ClientJwks(_) => ROUTES[2].0,
-            Route::Mailboxes => ROUTES[3].0,
-            Route::Mailbox(_) => ROUTES[4].0,
-            Route::Healthz => ROUTES[5].0,
-            Route::Readyz => ROUTES[6].0,
-            Route::OpenApi => ROUTES[7].0,
+            Route::ClientWebhook(_) => ROUTES[3].0,
+            Route::ClientWebhookSecret(_) => ROUTES[4].0,
+            Route::Mailboxes => ROUTES[5].0,
+            Route::Mailbox(_) => ROUTES[6].0,
+            Route::Healthz => ROUTES[7].0,
+            Route::Readyz => ROUTES[8].0,
+            Route::OpenApi => ROUTES[9].0,
             Route::Unknown => "unknown",
         }
     }
 
     fn allow(&self) -> &'static str {
         match self {
-            Route::Clients | Route::Mailboxes => "POST",
-            Route::Client(_) => "DELETE",
+            Route::Clients | Route::Mailboxes | Route::ClientWebhookSecret(_) => "POST",
+            Route::Client(_) => "GET, DELETE",
+            Route::ClientWebhook(_) => "PUT, DELETE",
             Route::ClientJwks(_) => "GET, PUT",
             Route::Mailbox(_) => "PUT, GET, DELETE",
             Route::Healthz | Route::Readyz | Route::OpenApi | Route::Unknown => "GET",
@@ -139,7 +152,15 @@ async fn dispatch(
         (Route::ClientJwks(id), &Method::PUT) => {
             api::clients::rotate_jwks(app, parts, id, read(body).await?).await
         }
+        (Route::Client(id), &Method::GET) => api::webhooks::get_client(app, parts, id).await,
         (Route::Client(id), &Method::DELETE) => api::clients::delete(app, parts, id).await,
+        (Route::ClientWebhook(id), &Method::PUT) => {
+            api::webhooks::set(app, parts, id, read(body).await?).await
+        }
+        (Route::ClientWebhook(id), &Method::DELETE) => api::webhooks::remove(app, parts, id).await,
+        (Route::ClientWebhookSecret(id), &Method::POST) => {
+            api::webhooks::rotate_secret(app, parts, id).await
+        }
         (Route::Mailboxes, &Method::POST) => {
             api::mailboxes::open(app, parts, read(body).await?).await
         }
@@ -159,7 +180,7 @@ async fn dispatch(
 /// Serves one request of the metrics listener.
 pub async fn serve_metrics(app: &App, request: Request<Incoming>) -> HttpResponse {
     match (request.method(), request.uri().path()) {
-        (&Method::GET, "/metrics") => api::ops::metrics(app),
+        (&Method::GET, "/metrics") => api::ops::metrics(app).await,
         (_, "/metrics") => ApiError::MethodNotAllowed("GET").into_response(),
         _ => ApiError::NotFound.into_response(),
     }

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    ClientRecord, DepositOutcome, EnvelopeDigest, MailboxRecord, OpenOutcome, Store, StoreError,
-    TakeOutcome, Waiter, WakeHub,
+    ClientRecord, Delivery, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
+    OpenOutcome, Store, StoreError, TakeOutcome, Waiter, WakeHub,
 };
 use crate::clock::Clock;
 
@@ -28,6 +28,7 @@ pub struct MemoryStore {
 
 struct Inner {
     clients: RwLock<HashMap<String, ClientRecord>>,
+    deliveries: Mutex<HashMap<String, Delivery>>,
     mailboxes: Mutex<Mailboxes>,
     hub: WakeHub,
     clock: Arc<dyn Clock>,
@@ -51,7 +52,11 @@ struct Slot {
 /// phone's identical retry is still answered 200 (and a different envelope 409).
 enum Contents {
     Empty,
-    Envelope(Bytes),
+    /// The envelope; a webhook attempt holds it until `leased_until_ms`.
+    Envelope {
+        envelope: Bytes,
+        leased_until_ms: u64,
+    },
     Consumed(EnvelopeDigest),
 }
 
@@ -110,6 +115,7 @@ impl MemoryStore {
     pub fn new(hub: WakeHub, clock: Arc<dyn Clock>) -> Self {
         let inner = Arc::new(Inner {
             clients: RwLock::default(),
+            deliveries: Mutex::default(),
             mailboxes: Mutex::default(),
             hub,
             clock,
@@ -248,16 +254,19 @@ impl Store for MemoryStore {
                 None => DepositOutcome::NotFound,
                 Some(slot) => match &slot.contents {
                     Contents::Empty => {
-                        slot.contents = Contents::Envelope(envelope);
+                        slot.contents = Contents::Envelope {
+                            envelope,
+                            leased_until_ms: 0,
+                        };
                         DepositOutcome::Stored
                     }
-                    Contents::Envelope(existing) if *existing == envelope => {
-                        DepositOutcome::Identical
-                    }
+                    Contents::Envelope {
+                        envelope: existing, ..
+                    } if *existing == envelope => DepositOutcome::Identical,
                     Contents::Consumed(digest) if *digest == EnvelopeDigest::of(&envelope) => {
                         DepositOutcome::Identical
                     }
-                    Contents::Envelope(_) | Contents::Consumed(_) => DepositOutcome::Conflict,
+                    Contents::Envelope { .. } | Contents::Consumed(_) => DepositOutcome::Conflict,
                 },
             }
         };
@@ -279,7 +288,12 @@ impl Store for MemoryStore {
         let envelope = match &slot.contents {
             Contents::Empty => return Ok(TakeOutcome::Pending),
             Contents::Consumed(_) => return Ok(TakeOutcome::NotFound),
-            Contents::Envelope(envelope) => envelope.clone(),
+            Contents::Envelope {
+                leased_until_ms, ..
+            } if *leased_until_ms > now => {
+                return Ok(TakeOutcome::Pending);
+            }
+            Contents::Envelope { envelope, .. } => envelope.clone(),
         };
         slot.contents = Contents::Consumed(EnvelopeDigest::of(&envelope));
         let client_id = slot.client_id.clone();
@@ -302,6 +316,110 @@ impl Store for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn enqueue_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let mut deliveries = self.inner.deliveries.lock().expect("delivery lock");
+        deliveries
+            .entry(delivery.id.clone())
+            .or_insert_with(|| delivery.clone());
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: u64,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut deliveries = self.inner.deliveries.lock().expect("delivery lock");
+        let mut due: Vec<&mut Delivery> = deliveries
+            .values_mut()
+            .filter(|d| d.next_attempt_at_ms <= now_ms)
+            .collect();
+        due.sort_by_key(|d| d.next_attempt_at_ms);
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|delivery| {
+                let claimed = delivery.clone();
+                delivery.next_attempt_at_ms = now_ms + lease_ms;
+                claimed
+            })
+            .collect())
+    }
+
+    async fn reschedule_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let mut deliveries = self.inner.deliveries.lock().expect("delivery lock");
+        if let Some(existing) = deliveries.get_mut(&delivery.id) {
+            *existing = delivery.clone();
+        }
+        Ok(())
+    }
+
+    async fn complete_delivery(&self, delivery_id: &str) -> Result<(), StoreError> {
+        self.inner
+            .deliveries
+            .lock()
+            .expect("delivery lock")
+            .remove(delivery_id);
+        Ok(())
+    }
+
+    async fn delivery_queue_depth(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.deliveries.lock().expect("delivery lock").len() as u64)
+    }
+
+    async fn lease_envelope(
+        &self,
+        mailbox_id: &str,
+        until_ms: u64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let now = self.now();
+        let mut mailboxes = self.lock_mailboxes();
+        let Some(slot) = mailboxes.live(mailbox_id, now) else {
+            return Ok(LeaseOutcome::Gone);
+        };
+        Ok(match &mut slot.contents {
+            // The delivery is recorded before the deposit lands: look again shortly.
+            Contents::Empty => LeaseOutcome::Busy,
+            Contents::Consumed(_) => LeaseOutcome::Gone,
+            Contents::Envelope {
+                leased_until_ms, ..
+            } if *leased_until_ms > now => LeaseOutcome::Busy,
+            Contents::Envelope {
+                envelope,
+                leased_until_ms,
+            } => {
+                *leased_until_ms = until_ms;
+                LeaseOutcome::Leased(envelope.clone())
+            }
+        })
+    }
+
+    async fn release_envelope(&self, mailbox_id: &str, consumed: bool) -> Result<(), StoreError> {
+        let now = self.now();
+        let mut mailboxes = self.lock_mailboxes();
+        let Some(slot) = mailboxes.live(mailbox_id, now) else {
+            return Ok(());
+        };
+        let Contents::Envelope {
+            envelope,
+            leased_until_ms,
+        } = &mut slot.contents
+        else {
+            return Ok(());
+        };
+        if consumed {
+            slot.contents = Contents::Consumed(EnvelopeDigest::of(envelope));
+            let client_id = slot.client_id.clone();
+            mailboxes.forget_open(&client_id, mailbox_id);
+        } else {
+            *leased_until_ms = 0;
+            drop(mailboxes);
+            self.inner.hub.wake(mailbox_id);
+        }
+        Ok(())
     }
 
     async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError> {

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use prometheus::IntCounterVec;
 
 use super::{
-    ClientRecord, DepositOutcome, MailboxRecord, OpenOutcome, SharedStore, Store, StoreError,
-    TakeOutcome, Waiter,
+    ClientRecord, Delivery, DepositOutcome, LeaseOutcome, MailboxRecord, OpenOutcome, SharedStore,
+    Store, StoreError, TakeOutcome, Waiter,
 };
 
 /// Wraps a store; every failed call increments `errors{operation}`.
@@ -73,6 +73,57 @@ impl Store for MeteredStore {
     }
     async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError> {
         self.count("cancel", self.inner.cancel(mailbox_id, client_id).await)
+    }
+    async fn enqueue_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.count(
+            "enqueue_delivery",
+            self.inner.enqueue_delivery(delivery).await,
+        )
+    }
+    async fn claim_deliveries(
+        &self,
+        now_ms: u64,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.count(
+            "claim_deliveries",
+            self.inner.claim_deliveries(now_ms, lease_ms, limit).await,
+        )
+    }
+    async fn reschedule_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.count(
+            "reschedule_delivery",
+            self.inner.reschedule_delivery(delivery).await,
+        )
+    }
+    async fn complete_delivery(&self, delivery_id: &str) -> Result<(), StoreError> {
+        self.count(
+            "complete_delivery",
+            self.inner.complete_delivery(delivery_id).await,
+        )
+    }
+    async fn delivery_queue_depth(&self) -> Result<u64, StoreError> {
+        self.count(
+            "delivery_queue_depth",
+            self.inner.delivery_queue_depth().await,
+        )
+    }
+    async fn lease_envelope(
+        &self,
+        mailbox_id: &str,
+        until_ms: u64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.count(
+            "lease_envelope",
+            self.inner.lease_envelope(mailbox_id, until_ms).await,
+        )
+    }
+    async fn release_envelope(&self, mailbox_id: &str, consumed: bool) -> Result<(), StoreError> {
+        self.count(
+            "release_envelope",
+            self.inner.release_envelope(mailbox_id, consumed).await,
+        )
     }
     async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError> {
         self.count("watch", self.inner.watch(mailbox_id).await)

@@ -3,6 +3,7 @@
 
 mod memory;
 mod metered;
+mod redis;
 mod wake;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
+pub use redis::RedisStore;
 pub use wake::{Waiter, WakeHub};
 
 /// A registered client as the store keeps it: public keys and a hash of the secret, no secret.
@@ -28,8 +30,42 @@ pub struct ClientRecord {
     pub jwks: serde_json::Value,
     /// Registration time, seconds since the epoch.
     pub created_at: u64,
-    /// Changes with every update of the record; the JWKS `ETag` derives from it.
+    /// Changes with every update of the record.
     pub revision: u64,
+    /// Webhook delivery settings, when the client has a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::WebhookSettings>,
+}
+
+/// A pending webhook delivery as the store keeps it (never the envelope: that stays in its
+/// mailbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The `webhook-id`, derived from the mailbox id.
+    pub id: String,
+    /// The mailbox whose envelope is delivered.
+    pub mailbox_id: String,
+    /// Its client.
+    pub client_id: String,
+    /// Failed attempts so far.
+    pub attempt: u32,
+    /// When it is due, milliseconds since the epoch; a claim moves it to the end of the lease.
+    pub next_attempt_at_ms: u64,
+    /// The mailbox's expiry: after it, the delivery is dropped.
+    pub expires_at_ms: u64,
+    /// When the envelope was deposited.
+    pub created_at_ms: u64,
+}
+
+/// What leasing a mailbox's envelope for a webhook attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The envelope, now held by this attempt until the lease ends.
+    Leased(Bytes),
+    /// Another attempt holds it.
+    Busy,
+    /// Nothing to deliver: consumed, cancelled, expired, or never deposited.
+    Gone,
 }
 
 /// A mailbox as the store keeps it.
@@ -133,6 +169,33 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes `client_id`'s mailbox; `false` when there was none (or it was consumed).
     async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError>;
 
+    /// Records a webhook delivery; does nothing if one with the same id exists.
+    async fn enqueue_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Claims up to `limit` deliveries due at `now_ms`: each is hidden from other claims until
+    /// `now_ms + lease_ms`, after which another instance may take it over.
+    async fn claim_deliveries(
+        &self,
+        now_ms: u64,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Saves a delivery's new attempt count and due time.
+    async fn reschedule_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Removes a finished delivery.
+    async fn complete_delivery(&self, delivery_id: &str) -> Result<(), StoreError>;
+    /// How many deliveries wait, claimed or not.
+    async fn delivery_queue_depth(&self) -> Result<u64, StoreError>;
+    /// Leases the mailbox's envelope to a webhook attempt until `until_ms`; a poll meanwhile
+    /// sees the mailbox pending.
+    async fn lease_envelope(
+        &self,
+        mailbox_id: &str,
+        until_ms: u64,
+    ) -> Result<LeaseOutcome, StoreError>;
+    /// Ends a lease: `consumed` when the endpoint took the envelope (the mailbox is consumed as
+    /// by a poll), otherwise the envelope is pollable again and waiters are woken.
+    async fn release_envelope(&self, mailbox_id: &str, consumed: bool) -> Result<(), StoreError>;
+
     /// Registers interest in deposits to `mailbox_id` before the caller checks the store, so
     /// that no wake-up between the check and the wait is lost. It returns once the
     /// registration is in effect (for Redis: once the subscription covers the mailbox).
@@ -148,7 +211,9 @@ pub trait Store: Send + Sync + 'static {
 /// A store shared by the whole gateway.
 pub type SharedStore = Arc<dyn Store>;
 
-/// Connects the store `config.store` names: `memory`, or a Redis URL.
+/// Connects the store `config.store` names: `memory`, or a Redis URL (`redis://HOST:PORT/DB`,
+/// `rediss://…` for TLS, `redis+cluster://H1:P1,H2:P2,…` or `rediss+cluster://…`). The URL may
+/// carry a password: errors and logs name its hosts only.
 pub async fn connect(
     config: &crate::config::Config,
     hub: WakeHub,
@@ -156,15 +221,15 @@ pub async fn connect(
 ) -> anyhow::Result<SharedStore> {
     match config.store.as_str() {
         "memory" => Ok(Arc::new(MemoryStore::new(hub, clock))),
-        other
-            if other.starts_with("redis://")
-                || other.starts_with("rediss://")
-                || other.starts_with("redis+cluster://") =>
-        {
-            anyhow::bail!("the Redis store is not part of this build yet; use --store memory")
-        }
+        url if url.contains("://") && !url.starts_with("redis") => anyhow::bail!(
+            "unknown store scheme `{}`: use memory, redis://…, rediss://…, redis+cluster://… or rediss+cluster://…",
+            url.split("://").next().unwrap_or_default()
+        ),
+        url if url.contains("://") => Ok(Arc::new(
+            RedisStore::connect(url, &config.redis_prefix, hub, clock).await?,
+        )),
         other => anyhow::bail!(
-            "unknown store `{other}`: use memory, redis://…, rediss://… or redis+cluster://…"
+            "unknown store `{other}`: use memory, redis://…, rediss://…, redis+cluster://… or rediss+cluster://…"
         ),
     }
 }

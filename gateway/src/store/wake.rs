@@ -65,7 +65,10 @@ impl WakeHub {
 
     /// Whether any waiter in this process watches `mailbox_id`.
     pub fn is_watched(&self, mailbox_id: &str) -> bool {
-        self.inner.lock().expect("wake hub lock").contains_key(mailbox_id)
+        self.inner
+            .lock()
+            .expect("wake hub lock")
+            .contains_key(mailbox_id)
     }
 
     /// How many long-polls are waiting in this process.

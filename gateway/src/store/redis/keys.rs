@@ -1,0 +1,125 @@
+//! Key and channel names. Every name starts with the deployment's prefix; every name that
+//! belongs to one mailbox carries that mailbox's hash tag, so that a cluster keeps a mailbox's
+//! key and its wake-up channel on one slot.
+//!
+//! Mailbox ids are capabilities (whoever knows one may deposit), so they never appear in Redis:
+//! names carry a tag derived from the id by SHA-256 instead. A reader of the keyspace, a
+//! backup, `MONITOR` or `PUBSUB SHARDCHANNELS` learns no id it could deposit to.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest as _, Sha256};
+
+/// Domain separation for the mailbox tag.
+const TAG_CONTEXT: &[u8] = b"sealgate/redis/mailbox-tag/v1\0";
+
+/// The names of everything the Redis backend keeps, under one prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Names under `prefix`; refuses a prefix that would break hash tags.
+    pub(crate) fn new(prefix: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            !prefix.contains(['{', '}']),
+            "the Redis prefix must not contain `{{` or `}}`: they would change the keys' hash slot"
+        );
+        anyhow::ensure!(
+            prefix.len() <= 64 && !prefix.chars().any(char::is_whitespace),
+            "the Redis prefix must be at most 64 characters, without spaces"
+        );
+        Ok(Self {
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The mailbox's hash: `client`, `exp`, then `env` and `dig` once deposited.
+    pub(crate) fn mailbox(&self, tag: &str) -> String {
+        format!("{}mbx:{{{tag}}}", self.prefix)
+    }
+
+    /// The webhook deliveries' due set (score: next attempt, ms). Both delivery keys share the
+    /// hash tag `{deliveries}`, so the queue scripts run on one shard.
+    pub(crate) fn delivery_due(&self) -> String {
+        format!("{}deliveries:{{deliveries}}:due", self.prefix)
+    }
+
+    /// The webhook deliveries' records: delivery id → JSON.
+    pub(crate) fn delivery_records(&self) -> String {
+        format!("{}deliveries:{{deliveries}}:records", self.prefix)
+    }
+
+    /// A client's registration, JSON, no TTL.
+    pub(crate) fn client(&self, client_id: &str) -> String {
+        format!("{}client:{{{client_id}}}", self.prefix)
+    }
+
+    /// The tags of a client's open mailboxes, scored by expiry (ms).
+    pub(crate) fn open_set(&self, client_id: &str) -> String {
+        format!("{}client:{{{client_id}}}:open", self.prefix)
+    }
+
+    /// The one wake-up channel of a single node; messages carry the mailbox tag.
+    pub(crate) fn wake_channel(&self) -> String {
+        format!("{}wake", self.prefix)
+    }
+
+    /// The sharded wake-up channel of one mailbox (cluster): same slot as its key.
+    pub(crate) fn shard_wake_channel(&self, tag: &str) -> String {
+        format!("{}wake:{{{tag}}}", self.prefix)
+    }
+
+    /// The tag inside a sharded wake-up channel name, if it is one of ours.
+    pub(crate) fn tag_of_shard_channel<'a>(&self, channel: &'a [u8]) -> Option<&'a str> {
+        let rest = channel.strip_prefix(self.prefix.as_bytes())?;
+        let rest = rest.strip_prefix(b"wake:{")?.strip_suffix(b"}")?;
+        std::str::from_utf8(rest).ok()
+    }
+}
+
+/// The tag that stands for `mailbox_id` in key and channel names: 128 bits of
+/// SHA-256(context ‖ id), base64url (22 characters, never a brace).
+pub(crate) fn mailbox_tag(mailbox_id: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(TAG_CONTEXT);
+    hash.update(mailbox_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(&hash.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_share_the_mailbox_hash_tag() {
+        let keys = Keys::new("sg:").unwrap();
+        let tag = mailbox_tag("abc");
+        assert_eq!(tag.len(), 22);
+        assert!(!tag.contains("abc"));
+        assert_eq!(keys.mailbox(&tag), format!("sg:mbx:{{{tag}}}"));
+        assert_eq!(keys.shard_wake_channel(&tag), format!("sg:wake:{{{tag}}}"));
+        assert_eq!(keys.client("c1"), "sg:client:{c1}");
+        assert_eq!(keys.open_set("c1"), "sg:client:{c1}:open");
+        let channel = keys.shard_wake_channel(&tag);
+        assert_eq!(
+            keys.tag_of_shard_channel(channel.as_bytes()),
+            Some(tag.as_str())
+        );
+        assert_eq!(keys.tag_of_shard_channel(b"other:wake:{x}"), None);
+    }
+
+    #[test]
+    fn the_tag_is_stable_and_distinct() {
+        assert_eq!(mailbox_tag("m1"), mailbox_tag("m1"));
+        assert_ne!(mailbox_tag("m1"), mailbox_tag("m2"));
+    }
+
+    #[test]
+    fn a_prefix_with_braces_is_refused() {
+        assert!(Keys::new("a{b}").is_err());
+        assert!(Keys::new("a b").is_err());
+        assert!(Keys::new("").is_ok());
+    }
+}

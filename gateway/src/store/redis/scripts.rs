@@ -1,0 +1,62 @@
+//! The Lua scripts that make each mailbox operation one atomic step on the server. Each touches
+//! one key (or one key and its slot's channel), so each runs on one cluster shard. They take
+//! the time as an argument (the gateway's injected clock) and never call TIME, so a mailbox is
+//! live only while Redis still holds it and the gateway's clock says it has not expired.
+//!
+//! `redis::Script` sends EVALSHA and falls back to EVAL on NOSCRIPT, so a restarted Redis, or
+//! a replica promoted by a failover, loads them again by itself.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Counts a client's open mailboxes against the cap, prunes expired ones, adds the new one.
+pub(crate) static OPEN_INDEX: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/open_index.lua")));
+/// Creates a mailbox hash and sets its TTL, once.
+pub(crate) static CREATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/create.lua")));
+/// Deposits one envelope (or recognises an identical retry) and publishes the wake-up.
+pub(crate) static DEPOSIT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/deposit.lua")));
+/// Takes the envelope out, leaving its digest.
+pub(crate) static TAKE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/take.lua")));
+/// Deletes an unconsumed mailbox and publishes the wake-up.
+pub(crate) static CANCEL: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/cancel.lua")));
+
+/// Records a webhook delivery once.
+pub(crate) static ENQUEUE_DELIVERY: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/enqueue_delivery.lua")));
+/// Claims due deliveries under a lease.
+pub(crate) static CLAIM_DELIVERIES: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/claim_deliveries.lua")));
+/// Saves a delivery's next attempt.
+pub(crate) static RESCHEDULE_DELIVERY: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/reschedule_delivery.lua")));
+/// Lends the envelope to a webhook attempt.
+pub(crate) static LEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/lease.lua")));
+/// Ends a webhook attempt's lease, consuming or releasing the envelope.
+pub(crate) static RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/release.lua")));
+
+/// How the scripts publish a wake-up: `p` PUBLISH (single node), `s` SPUBLISH (cluster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Publish {
+    /// PUBLISH to the one wake-up channel.
+    Broadcast,
+    /// SPUBLISH to the mailbox's own channel, on its shard.
+    Sharded,
+}
+
+impl Publish {
+    /// The flag the scripts take.
+    pub(crate) fn flag(self) -> &'static str {
+        match self {
+            Self::Broadcast => "p",
+            Self::Sharded => "s",
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Sends one webhook attempt: an HTTP POST over rustls, through the checked resolver, with a
+//! total deadline, no redirects, at most a few KiB of the answer read, and bounded
+//! concurrency per endpoint and overall.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+
+use super::ssrf::{CheckedResolver, Policy};
+
+/// The whole attempt — resolve, connect, TLS, send, answer — must fit in this.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of an answer's body read; the rest is dropped.
+const MAX_ANSWER_BYTES: usize = 4 * 1024;
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The endpoint answered with this status.
+    Answered {
+        /// The status.
+        status: StatusCode,
+        /// `Retry-After` in seconds, when given with 429 or 503.
+        retry_after: Option<u64>,
+    },
+    /// No answer within [`ATTEMPT_TIMEOUT`].
+    TimedOut,
+    /// Connection, TLS or protocol failure (including a refused address).
+    Failed,
+}
+
+impl Attempt {
+    /// The bounded label for the attempts metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Attempt::Answered { status, .. } if status.is_success() => "2xx",
+            Attempt::Answered { status, .. } if status.is_redirection() => "3xx",
+            Attempt::Answered { status, .. } if status.is_client_error() => "4xx",
+            Attempt::Answered { .. } => "5xx",
+            Attempt::TimedOut => "timeout",
+            Attempt::Failed => "connection_error",
+        }
+    }
+}
+
+/// The HTTP side of webhook delivery.
+pub struct Sender {
+    client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
+    overall: Arc<Semaphore>,
+    per_endpoint: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_endpoint_limit: usize,
+}
+
+/// One signed delivery to send.
+pub struct Outgoing<'a> {
+    /// Target URL.
+    pub url: &'a str,
+    /// `webhook-id`.
+    pub id: &'a str,
+    /// `webhook-timestamp`.
+    pub timestamp: u64,
+    /// `webhook-signature`: one or more `v1,…`, space-separated.
+    pub signature: &'a str,
+    /// The JSON body.
+    pub body: Bytes,
+}
+
+impl Sender {
+    /// A sender enforcing `policy`, with at most `overall` attempts in flight and
+    /// `per_endpoint` per host.
+    pub fn new(policy: Policy, overall: usize, per_endpoint: usize) -> anyhow::Result<Self> {
+        let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy));
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(certificate);
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(per_endpoint)
+            .build(connector);
+        Ok(Self {
+            client,
+            overall: Arc::new(Semaphore::new(overall.max(1))),
+            per_endpoint: Mutex::default(),
+            per_endpoint_limit: per_endpoint.max(1),
+        })
+    }
+
+    /// Sends one attempt, waiting for a concurrency slot first.
+    pub async fn send(&self, outgoing: Outgoing<'_>) -> Attempt {
+        let endpoint = self.endpoint_slot(outgoing.url);
+        let Ok(_overall) = self.overall.acquire().await else {
+            return Attempt::Failed;
+        };
+        let Ok(_endpoint) = endpoint.acquire().await else {
+            return Attempt::Failed;
+        };
+        let Ok(request) = Request::post(outgoing.url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                header::USER_AGENT,
+                concat!("sealgate/", env!("CARGO_PKG_VERSION")),
+            )
+            .header("webhook-id", outgoing.id)
+            .header("webhook-timestamp", outgoing.timestamp)
+            .header("webhook-signature", outgoing.signature)
+            .body(Full::new(outgoing.body))
+        else {
+            return Attempt::Failed;
+        };
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|error| {
+                tracing::debug!(%error, "webhook attempt failed");
+            })?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            // Read a little of the answer so the connection can be reused; ignore the rest.
+            let _ = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await;
+            Ok::<_, ()>(Attempt::Answered {
+                status,
+                retry_after,
+            })
+        };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, exchange).await {
+            Ok(Ok(attempt)) => attempt,
+            Ok(Err(())) => Attempt::Failed,
+            Err(_) => Attempt::TimedOut,
+        }
+    }
+
+    fn endpoint_slot(&self, url: &str) -> Arc<Semaphore> {
+        let authority = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.authority().map(|a| a.to_string()))
+            .unwrap_or_default();
+        let mut slots = self.per_endpoint.lock().expect("endpoint lock");
+        if slots.len() > 10_000 {
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
+        slots
+            .entry(authority)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_endpoint_limit)))
+            .clone()
+    }
+}

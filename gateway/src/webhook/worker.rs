@@ -1,0 +1,243 @@
+//! The delivery loop of one gateway instance: claims due deliveries from the store (with a
+//! lease, so that another instance takes over if this one dies), attempts each, and records
+//! the outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+
+use super::schedule::{next_delay, random_jitter};
+use super::sender::{ATTEMPT_TIMEOUT, Attempt, Outgoing, Sender};
+use super::ssrf::Policy;
+use crate::app::{App, SharedApp};
+use crate::clock::rfc3339;
+use crate::store::{Delivery, LeaseOutcome};
+
+/// How often the store is asked for due deliveries when nothing signals one.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a claimed delivery belongs to this instance before another may take it.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
+/// How long an attempt holds the envelope; pollers see it pending meanwhile.
+const ENVELOPE_LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() + 5);
+/// How soon to look again at a delivery whose envelope another attempt holds.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+
+/// The webhook machinery of one instance.
+pub struct Webhooks {
+    sender: Sender,
+    policy: Policy,
+    wake: Notify,
+    in_flight: Arc<Semaphore>,
+    overlap_secs: u64,
+}
+
+impl Webhooks {
+    /// Delivery with `policy`, at most `concurrency` attempts in flight (`per_endpoint` per
+    /// host); rotated secrets keep signing for `overlap_secs`.
+    pub fn new(
+        policy: Policy,
+        concurrency: usize,
+        per_endpoint: usize,
+        overlap_secs: u64,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            sender: Sender::new(policy, concurrency, per_endpoint)?,
+            policy,
+            wake: Notify::new(),
+            in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
+            overlap_secs,
+        })
+    }
+
+    /// The URL policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// How long a rotated-out secret keeps signing, seconds.
+    pub fn overlap_secs(&self) -> u64 {
+        self.overlap_secs
+    }
+
+    /// Tells the loop a delivery was enqueued, so it need not wait for its next tick.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Runs the delivery loop until the gateway stops.
+pub async fn run(app: SharedApp, webhooks: Arc<Webhooks>) {
+    let mut ticker = tokio::time::interval(POLL_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = webhooks.wake.notified() => {}
+            () = app.shutting_down() => return,
+        }
+        let permits: Vec<_> =
+            std::iter::from_fn(|| webhooks.in_flight.clone().try_acquire_owned().ok()).collect();
+        if permits.is_empty() {
+            continue;
+        }
+        let now = app.clock.now_ms();
+        let lease = CLAIM_LEASE.as_millis() as u64;
+        let claimed = match app.store.claim_deliveries(now, lease, permits.len()).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot claim webhook deliveries");
+                continue;
+            }
+        };
+        for (delivery, permit) in claimed.into_iter().zip(permits) {
+            let (app, webhooks) = (app.clone(), webhooks.clone());
+            tokio::spawn(async move {
+                if let Err(error) = attempt(&app, &webhooks, delivery).await {
+                    tracing::warn!(%error, "webhook delivery step failed; the claim lease will retry it");
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// One attempt of one delivery, start to finish.
+async fn attempt(
+    app: &App,
+    webhooks: &Webhooks,
+    delivery: Delivery,
+) -> Result<(), crate::store::StoreError> {
+    let store = &app.store;
+    let metrics = &app.metrics;
+    let now_ms = app.clock.now_ms();
+    if delivery.expires_at_ms <= now_ms {
+        metrics
+            .webhook_deliveries
+            .with_label_values(&["expired"])
+            .inc();
+        return store.complete_delivery(&delivery.id).await;
+    }
+    let client = store.client(&delivery.client_id).await?;
+    let Some((client, settings)) =
+        client.and_then(|c| c.webhook.clone().filter(|w| w.is_active()).map(|w| (c, w)))
+    else {
+        metrics
+            .webhook_deliveries
+            .with_label_values(&["dropped"])
+            .inc();
+        return store.complete_delivery(&delivery.id).await;
+    };
+    let envelope = match store
+        .lease_envelope(
+            &delivery.mailbox_id,
+            now_ms + ENVELOPE_LEASE.as_millis() as u64,
+        )
+        .await?
+    {
+        LeaseOutcome::Leased(envelope) => envelope,
+        LeaseOutcome::Busy => {
+            let retry = Delivery {
+                next_attempt_at_ms: now_ms + BUSY_RETRY.as_millis() as u64,
+                ..delivery
+            };
+            return store.reschedule_delivery(&retry).await;
+        }
+        LeaseOutcome::Gone => {
+            metrics
+                .webhook_deliveries
+                .with_label_values(&["superseded"])
+                .inc();
+            return store.complete_delivery(&delivery.id).await;
+        }
+    };
+    let now_secs = app.clock.now_secs();
+    let body = Bytes::from(
+        json!({
+            "type": "envelope.deposited",
+            "timestamp": rfc3339(now_ms),
+            "data": {
+                "client_id": delivery.client_id,
+                "mailbox_id": delivery.mailbox_id,
+                "envelope": String::from_utf8_lossy(&envelope),
+            },
+        })
+        .to_string(),
+    );
+    let signature = settings.sign(&delivery.id, now_secs, &body, now_secs);
+    let outcome = webhooks
+        .sender
+        .send(Outgoing {
+            url: &settings.url,
+            id: &delivery.id,
+            timestamp: now_secs,
+            signature: &signature,
+            body,
+        })
+        .await;
+    metrics
+        .webhook_attempts
+        .with_label_values(&[outcome.label()])
+        .inc();
+    match outcome {
+        Attempt::Answered { status, .. } if status.is_success() => {
+            store.release_envelope(&delivery.mailbox_id, true).await?;
+            metrics.mailboxes_consumed.inc();
+            metrics
+                .webhook_deliveries
+                .with_label_values(&["delivered"])
+                .inc();
+            let elapsed = app.clock.now_ms().saturating_sub(delivery.created_at_ms);
+            metrics.webhook_duration.observe(elapsed as f64 / 1000.0);
+            tracing::debug!(attempt = delivery.attempt + 1, "webhook delivered");
+            store.complete_delivery(&delivery.id).await
+        }
+        Attempt::Answered { status, .. } if status == http::StatusCode::GONE => {
+            store.release_envelope(&delivery.mailbox_id, false).await?;
+            let mut client = client;
+            if let Some(webhook) = client.webhook.as_mut() {
+                webhook.disabled_at = Some(now_secs);
+            }
+            client.revision += 1;
+            store.update_client(&client).await?;
+            metrics.webhook_endpoints_disabled.inc();
+            metrics
+                .webhook_deliveries
+                .with_label_values(&["endpoint_gone"])
+                .inc();
+            tracing::info!("webhook endpoint answered 410 Gone; disabled");
+            store.complete_delivery(&delivery.id).await
+        }
+        failed => {
+            store.release_envelope(&delivery.mailbox_id, false).await?;
+            let retry_after = match &failed {
+                Attempt::Answered { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let failures = delivery.attempt + 1;
+            let next = app.clock.now_ms()
+                + next_delay(failures, retry_after, random_jitter()).as_millis() as u64;
+            if next >= delivery.expires_at_ms {
+                metrics
+                    .webhook_deliveries
+                    .with_label_values(&["expired"])
+                    .inc();
+                return store.complete_delivery(&delivery.id).await;
+            }
+            tracing::debug!(
+                attempt = failures,
+                result = failed.label(),
+                "webhook attempt failed; will retry"
+            );
+            store
+                .reschedule_delivery(&Delivery {
+                    attempt: failures,
+                    next_attempt_at_ms: next,
+                    ..delivery
+                })
+                .await
+        }
+    }
+}

@@ -261,18 +261,12 @@ fn check_header(
     }
 }
 
-/// The poll's query; other parameters (a cache-buster, say) are ignored.
-#[derive(Deserialize, Default)]
-struct PollQuery {
-    wait: Option<u64>,
-}
-
 /// `GET /v1/mailboxes/{id}?wait=N`: the owning client long-polls; the envelope is consumed
 /// atomically, so of many pollers on any number of instances exactly one receives it.
 pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
-    let query: PollQuery = parse_query(parts.uri.query())?;
+    let wait = wait_param(parts.uri.query())?;
     let client = authenticate(app, &parts.headers, None).await?;
-    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(app.config.limits.max_wait_secs));
+    let wait = Duration::from_secs(wait.min(app.config.limits.max_wait_secs));
     let _permit = if wait.is_zero() {
         None
     } else {
@@ -349,25 +343,17 @@ fn pending(was_immediate: bool) -> HttpResponse {
     response
 }
 
-fn parse_query<T: serde::de::DeserializeOwned + Default>(
-    query: Option<&str>,
-) -> Result<T, ApiError> {
-    let Some(query) = query.filter(|q| !q.is_empty()) else {
-        return Ok(T::default());
-    };
-    let pairs: serde_json::Map<String, serde_json::Value> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = value
-                .parse::<u64>()
-                .map_or_else(|_| json!(value), |n| json!(n));
-            (key.to_owned(), value)
-        })
-        .collect();
-    serde_json::from_value(serde_json::Value::Object(pairs))
-        .map_err(|error| ApiError::InvalidRequest(format!("invalid query: {error}")))
+/// The `wait` query parameter, seconds (0 when absent); other parameters are ignored.
+fn wait_param(query: Option<&str>) -> Result<u64, ApiError> {
+    let mut wait = 0;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "wait" {
+            wait = value.parse().map_err(|_| {
+                ApiError::InvalidRequest("wait must be a whole number of seconds".into())
+            })?;
+        }
+    }
+    Ok(wait)
 }
 
 /// Counts a long-poll in the waiters gauge while it waits.

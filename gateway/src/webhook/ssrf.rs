@@ -3,7 +3,7 @@
 //! registration and again on every connection, so that DNS rebinding does not get around it.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -102,32 +102,34 @@ pub async fn resolve(host: &str, port: u16, policy: Policy) -> Result<Vec<Socket
     Ok(addresses)
 }
 
-/// Whether `ip` is not a public unicast address.
+/// Whether `ip` is not a public unicast address. IPv6 forms that embed an IPv4 address
+/// (mapped, NAT64, 6to4, compatible) are judged by that address.
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_forbidden_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            let s = v6.segments();
+            let v4_at =
+                |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+            let embedded = match s {
+                [0, 0, 0, 0, 0, 0xffff, high, low] => Some(v4_at(high, low)), // IPv4-mapped
+                [0x64, 0xff9b, 0, 0, 0, 0, high, low] => Some(v4_at(high, low)), // NAT64
+                [0x2002, high, low, ..] => Some(v4_at(high, low)),            // 6to4
+                [0, 0, 0, 0, 0, 0, high, low] if high != 0 => Some(v4_at(high, low)), // compatible
+                _ => None,
+            };
+            if let Some(v4) = embedded {
                 return is_forbidden_v4(v4);
             }
-            let first = v6.segments()[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-                || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && is_forbidden_v4(embedded_v4(v6)) // NAT64
-                || first == 0x2002 && is_forbidden_v4(Ipv4Addr::new((v6.segments()[1] >> 8) as u8, v6.segments()[1] as u8, (v6.segments()[2] >> 8) as u8, v6.segments()[2] as u8)) // 6to4
-                || v6.segments()[..2] == [0x2001, 0x0db8] // documentation
-                || v6.segments()[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
+                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         }
     }
-}
-
-fn embedded_v4(v6: Ipv6Addr) -> Ipv4Addr {
-    let s = v6.segments();
-    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8)
 }
 
 fn is_forbidden_v4(ip: Ipv4Addr) -> bool {

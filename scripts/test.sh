@@ -10,6 +10,37 @@ step() { printf '\n==> %s\n' "$*"; }
 step "build"
 cargo build --workspace --all-targets --locked
 
+step "Redis for the store tests: redis-server, redis-cli, and a node on 127.0.0.1:6379"
+# The Redis tests never skip: without Redis they fail. Here it is installed (Debian package
+# redis-server) when missing, and started when nothing answers on 127.0.0.1:6379. Tests that
+# kill Redis, and the cluster tests, start their own redis-server on free loopback ports.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo -n); fi
+  if command -v apt-get >/dev/null 2>&1 \
+    && "${as_root[@]}" apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq redis-server >/dev/null; then
+    echo "installed $(redis-server --version)"
+  else
+    echo "redis-server and redis-cli are missing and could not be installed:" \
+      "install the Debian package redis-server (apt-get install -y redis-server)" >&2
+    exit 1
+  fi
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+  redis-server --daemonize yes --port 6379 --bind 127.0.0.1 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/sealgate-test-redis.log
+  for _ in $(seq 100); do
+    redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    echo "redis-server did not answer on 127.0.0.1:6379; see /tmp/sealgate-test-redis.log" >&2
+    exit 1
+  fi
+fi
+echo "$(redis-server --version | cut -d' ' -f1-3) answers on 127.0.0.1:6379"
+
 step "Rust tests (unit, known-answer, integration, doc)"
 cargo test --workspace --locked
 
@@ -23,6 +54,10 @@ if [ "$out" != "token" ]; then
   exit 1
 fi
 echo "keygen | seal | open printed: $out"
+
+step "deploy/: every file validated, and a live two-instance deployment scraped by Prometheus" && deploy/validate.sh
+
+step "end-to-end demo: sealgate serve, register, request, a simulated phone sends, the app verifies" && examples/demo.sh
 
 step "interoperability with independent implementations (Python)"
 venv="$root/.venv"

@@ -24,7 +24,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALGATE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
     /// Store: memory, redis://HOST:PORT/DB, rediss://…, redis+cluster://H1:P1,H2:P2 [default: memory].
-    #[arg(long, env = "SEALGATE_STORE", value_name = "STORE")]
+    // The URL may carry a password: `--help` must not show the variable's value.
+    #[arg(
+        long,
+        env = "SEALGATE_STORE",
+        value_name = "STORE",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
     /// Key prefix in Redis [default: sealgate:].
     #[arg(long, env = "SEALGATE_REDIS_PREFIX", value_name = "PREFIX")]

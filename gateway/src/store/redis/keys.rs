@@ -79,6 +79,15 @@ impl Keys {
     }
 }
 
+/// Whether `client_id` can name a key: the gateway's ids are base64url; anything else (a
+/// client id typed into Basic auth, say) names no client and is never put into a key name.
+pub(crate) fn is_plain_id(client_id: &str) -> bool {
+    (1..=128).contains(&client_id.len())
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The tag that stands for `mailbox_id` in key and channel names: 128 bits of
 /// SHA-256(context ‖ id), base64url (22 characters, never a brace).
 pub(crate) fn mailbox_tag(mailbox_id: &str) -> String {
@@ -114,6 +123,15 @@ mod tests {
     fn the_tag_is_stable_and_distinct() {
         assert_eq!(mailbox_tag("m1"), mailbox_tag("m1"));
         assert_ne!(mailbox_tag("m1"), mailbox_tag("m2"));
+    }
+
+    #[test]
+    fn only_base64url_client_ids_name_keys() {
+        assert!(is_plain_id("AbC-_09"));
+        assert!(!is_plain_id(""));
+        assert!(!is_plain_id("x}:open"));
+        assert!(!is_plain_id("a b"));
+        assert!(!is_plain_id(&"a".repeat(129)));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 mod cluster;
 mod conn;
+mod connect;
 mod deliveries;
 mod keys;
 mod pubsub;
@@ -29,12 +30,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use bytes::Bytes;
-use redis::aio::ConnectionManager;
-use redis::cluster::ClusterClientBuilder;
-use redis::{Client, IntoConnectionInfo as _, RedisResult, Value};
+use redis::{RedisResult, Value};
 
 use self::cluster::Shards;
-use self::conn::{Breaker, CALL_TIMEOUT, CONNECT_TIMEOUT, Conn, guarded};
+use self::conn::{Breaker, CALL_TIMEOUT, Conn, guarded};
 use self::keys::{Keys, mailbox_tag};
 use self::pubsub::Subscriber;
 use self::scripts::Publish;
@@ -87,8 +86,8 @@ impl RedisStore {
         let keys = Keys::new(prefix)?;
         let hosts = target.hosts();
         let (conn, breaker, wake) = match target {
-            Target::Single { url } => connect_single(&url, &keys, &hub).await,
-            Target::Cluster { seeds } => connect_cluster(seeds, &keys, &hub).await,
+            Target::Single { url } => connect::connect_single(&url, &keys, &hub).await,
+            Target::Cluster { seeds } => connect::connect_cluster(seeds, &keys, &hub).await,
         }
         .with_context(|| format!("cannot use Redis at {hosts}"))?;
         tracing::info!(%hosts, prefix, "Redis store connected");
@@ -159,68 +158,6 @@ impl RedisStore {
     }
 }
 
-async fn connect_single(
-    url: &str,
-    keys: &Keys,
-    hub: &WakeHub,
-) -> anyhow::Result<(Conn, Option<Arc<Breaker>>, Wake)> {
-    // The redis crate's URL errors never repeat the URL, so they carry no password.
-    let info = url
-        .into_connection_info()
-        .map_err(|error| anyhow::anyhow!("invalid Redis URL: {error}"))?;
-    let client = Client::open(info.clone())?;
-    let manager = tokio::time::timeout(
-        CONNECT_TIMEOUT * 2,
-        ConnectionManager::new_with_config(client, conn::manager_config()),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("no answer within {:?}", CONNECT_TIMEOUT * 2))??;
-    let resp3 = info
-        .redis_settings()
-        .clone()
-        .set_protocol(redis::ProtocolVersion::RESP3);
-    let subscriber_client = Client::open(info.set_redis_settings(resp3))?;
-    let subscriber = Subscriber::start(subscriber_client, keys.wake_channel(), hub.clone())
-        .await
-        .context("wake-ups need RESP3 (Redis 6 or newer)")?;
-    let conn = Conn::Single(manager);
-    let breaker = Breaker::new(conn.clone());
-    Ok((conn, Some(breaker), Wake::Single(subscriber)))
-}
-
-async fn connect_cluster(
-    seeds: Vec<String>,
-    keys: &Keys,
-    hub: &WakeHub,
-) -> anyhow::Result<(Conn, Option<Arc<Breaker>>, Wake)> {
-    let builder = || {
-        ClusterClientBuilder::new(seeds.clone())
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(CALL_TIMEOUT)
-            .retries(3)
-            .min_retry_wait(20)
-            .max_retry_wait(200)
-    };
-    let client = builder().build()?;
-    let mut commands = tokio::time::timeout(CONNECT_TIMEOUT * 3, client.get_async_connection())
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within {:?}", CONNECT_TIMEOUT * 3))??;
-    // Sharded pub/sub is Redis 7: say so now rather than fail every long-poll later.
-    redis::cmd("SPUBLISH")
-        .arg(keys.shard_wake_channel("probe"))
-        .arg("")
-        .query_async::<i64>(&mut commands)
-        .await
-        .context("the cluster does not take SPUBLISH: sharded pub/sub needs Redis 7 or newer")?;
-    let shards = tokio::time::timeout(
-        CONNECT_TIMEOUT * 3,
-        Shards::start(builder(), keys.clone(), hub.clone()),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("wake-up connection: no answer in time"))??;
-    Ok((Conn::Cluster(commands), None, Wake::Cluster(shards)))
-}
-
 #[async_trait]
 impl Store for RedisStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
@@ -237,6 +174,9 @@ impl Store for RedisStore {
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        if !keys::is_plain_id(client_id) {
+            return Ok(None);
+        }
         let mut conn = self.conn();
         let key = self.inner.keys.client(client_id);
         let json: Option<Vec<u8>> = self

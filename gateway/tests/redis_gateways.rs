@@ -1,0 +1,350 @@
+//! Two gateway instances on one Redis: a deposit on one wakes a long-poll on the other, one of
+//! many pollers spread over both gets the envelope, and waiting long-polls hold no Redis
+//! connection.
+
+#[allow(unused_macros, unused_imports)]
+mod support_redis;
+
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use support_redis::http::{Node, seal_for};
+use support_redis::{RedisServer, SHARED_REDIS, SharedPrefix, info_field, join_all};
+
+/// Deposit on A, long-poll on B: B answers 200 within a second of the deposit, every time.
+/// Prints the median and 90th percentile over 50 rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_on_one_instance_wakes_a_poll_on_the_other() {
+    let prefix = SharedPrefix::new();
+    let a = Node::start(SHARED_REDIS, &prefix.prefix).await;
+    let b = Node::start(SHARED_REDIS, &prefix.prefix).await;
+    let app = a.register().await;
+    let mut latencies = Vec::new();
+    for _ in 0..50 {
+        let mailbox = a.open(&app).await;
+        let envelope = seal_for(&app, &mailbox);
+        let poll = async {
+            let reply = b.poll(&app, &mailbox, 10).await;
+            (reply, Instant::now())
+        };
+        let deposit = async {
+            wait_for_waiters(&b, 1).await;
+            let started = Instant::now();
+            assert_eq!(
+                a.deposit(&mailbox, &envelope).await.status,
+                StatusCode::CREATED
+            );
+            started
+        };
+        let ((reply, answered), deposited) = tokio::join!(poll, deposit);
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        assert_eq!(reply.body, envelope.as_bytes());
+        latencies.push(answered - deposited);
+    }
+    latencies.sort();
+    let (median, p90, max) = (latencies[25], latencies[45], latencies[49]);
+    eprintln!("deposit on A -> poll answered on B: median {median:?}, p90 {p90:?}, max {max:?}");
+    assert!(max < Duration::from_secs(1), "slowest wake-up {max:?}");
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
+}
+
+/// 16 long-polls on one mailbox, 8 on each instance: exactly one 200, the others 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_pollers_on_two_instances_one_winner() {
+    let prefix = SharedPrefix::new();
+    let a = Node::start(SHARED_REDIS, &prefix.prefix).await;
+    let b = Node::start(SHARED_REDIS, &prefix.prefix).await;
+    let app = a.register().await;
+    let mailbox = b.open(&app).await;
+    let envelope = seal_for(&app, &mailbox);
+    let polls = (0..16).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.poll(&app, &mailbox, 10)
+    });
+    let deposit = async {
+        wait_for_waiters(&a, 8).await;
+        wait_for_waiters(&b, 8).await;
+        assert_eq!(
+            a.deposit(&mailbox, &envelope).await.status,
+            StatusCode::CREATED
+        );
+    };
+    let (replies, ()) = tokio::join!(join_all(polls), deposit);
+    let ok: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .collect();
+    assert_eq!(ok.len(), 1, "{replies:?}");
+    assert_eq!(ok[0].body, envelope.as_bytes());
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status != StatusCode::OK)
+            .all(|r| r.status == StatusCode::NOT_FOUND),
+        "{replies:?}"
+    );
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
+}
+
+/// 1,000 long-polls waiting over two instances on a private Redis: the server's connected
+/// clients do not change (each gateway holds one command and one subscription connection),
+/// and every poll is answered when its envelope arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_waiters_hold_no_redis_connection() {
+    let redis = RedisServer::start();
+    let prefix = "sg:";
+    let a = Node::start(&redis.url(), prefix).await;
+    let b = Node::start(&redis.url(), prefix).await;
+    let clients = || -> i64 {
+        info_field(redis.port, "clients", "connected_clients")
+            .and_then(|n| n.parse().ok())
+            .expect("INFO clients")
+    };
+    let apps = [a.register().await, b.register().await];
+    let mut mailboxes = Vec::new();
+    for i in 0..1_000 {
+        let app = &apps[i % 2];
+        mailboxes.push((app, a.open(app).await));
+    }
+    // Our INFO connection is one client, and each gateway has two.
+    let idle = clients();
+    assert!(idle <= 5, "{idle} clients before the polls");
+    let polls = mailboxes.iter().enumerate().map(|(i, (app, mailbox))| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.poll(app, mailbox, 30)
+    });
+    let check_and_deposit = async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while a.waiting() + b.waiting() < 1_000 {
+            assert!(
+                Instant::now() < deadline,
+                "only {} waiting",
+                a.waiting() + b.waiting()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let waiting = clients();
+        eprintln!("Redis clients: {idle} idle, {waiting} with 1,000 long-polls waiting");
+        assert!(
+            (waiting - idle).abs() <= 2,
+            "{idle} idle, {waiting} waiting"
+        );
+        for (i, (app, mailbox)) in mailboxes.iter().enumerate() {
+            let node = if i % 2 == 0 { &b } else { &a };
+            let reply = node.deposit(mailbox, &seal_for(app, mailbox)).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        }
+    };
+    let (replies, ()) = tokio::join!(join_all(polls), check_and_deposit);
+    assert!(replies.iter().all(|r| r.status == StatusCode::OK));
+    let after = clients();
+    assert!((after - idle).abs() <= 2, "{idle} idle, {after} after");
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
+}
+
+async fn wait_for_waiters(node: &Node, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while node.waiting() < n {
+        assert!(Instant::now() < deadline, "{n} long-polls never waited");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Bytes of Redis per open mailbox, measured two ways on a private server: `MEMORY USAGE` of
+/// one mailbox key (empty, holding a typical 1.5 KiB envelope, consumed) and the `INFO memory`
+/// delta over 10,000 open mailboxes (keys and open-set entries). Printed for docs/operations.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_per_open_mailbox() {
+    use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
+    use sealgate_crypto::random_token;
+
+    let redis = RedisServer::start();
+    let clock = support_redis::TestClock::new();
+    let store = RedisStore::connect(&redis.url(), "sealgate:", WakeHub::default(), clock.clone())
+        .await
+        .unwrap();
+    let used = || -> i64 {
+        info_field(redis.port, "memory", "used_memory")
+            .and_then(|n| n.parse().ok())
+            .expect("INFO memory")
+    };
+    let clients: Vec<ClientRecord> = (0..10)
+        .map(|i| ClientRecord {
+            client_id: random_token::<16>(),
+            name: format!("app {i}"),
+            secret_hash: random_token::<32>(),
+            jwks: serde_json::json!({ "keys": [] }),
+            created_at: 0,
+            revision: 1,
+            webhook: None,
+        })
+        .collect();
+    for client in &clients {
+        store.insert_client(client).await.unwrap();
+    }
+    let open = {
+        let clock = clock.clone();
+        move |client: &ClientRecord| MailboxRecord {
+            mailbox_id: random_token::<16>(),
+            client_id: client.client_id.clone(),
+            expires_at_ms: sealgate::clock::Clock::now_ms(&*clock) + 600_000,
+        }
+    };
+    // One client's open set holds 1,000 entries, as the default cap allows.
+    let warm = open(&clients[0]);
+    store.open_mailbox(&warm, 100_000).await.unwrap();
+    let before = used();
+    let mut tasks = Vec::new();
+    for client in clients.clone() {
+        let (store, open) = (store.clone(), open.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..1_000 {
+                store.open_mailbox(&open(&client), 100_000).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let per_mailbox = (used() - before) as f64 / 10_000.0;
+
+    let key = store.mailbox_key(&warm.mailbox_id);
+    let usage = || -> i64 { support_redis::query(redis.port, &["MEMORY", "USAGE", &key]).unwrap() };
+    let empty = usage();
+    let envelope = format!(
+        "{}.{}..{}.",
+        random_token::<96>(),
+        random_token::<24>(),
+        random_token::<1024>()
+    );
+    store
+        .deposit(&warm.mailbox_id, envelope.clone().into())
+        .await
+        .unwrap();
+    let filled = usage();
+    store
+        .take(&warm.mailbox_id, &clients[0].client_id)
+        .await
+        .unwrap();
+    let consumed = usage();
+    eprintln!(
+        "Redis bytes per open mailbox: {per_mailbox:.0} (INFO used_memory delta over 10,000, \
+         key + open-set entry); MEMORY USAGE of one key: empty {empty}, with a {}-byte \
+         envelope {filled}, consumed {consumed}",
+        envelope.len()
+    );
+    assert!(
+        per_mailbox < 1_000.0,
+        "{per_mailbox} bytes per open mailbox"
+    );
+    // The envelope is gone; the hash keeps its larger encoding (hashtable) until the TTL.
+    assert!(
+        consumed < 512 && consumed < filled / 4,
+        "{consumed} bytes after consumption"
+    );
+}
+
+/// `sealgate serve --store rediss://:PASSWORD@127.0.0.1:PORT/` against a TLS-only, password-
+/// protected Redis whose certificate comes from a private CA (trusted through SSL_CERT_FILE):
+/// the gateway becomes ready, and its log names the host, never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_reaches_redis_over_tls_with_a_password() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &Issuer::new(ca_params, &ca_key))
+        .unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    std::fs::write(path("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(path("server.pem"), server_cert.pem()).unwrap();
+    std::fs::write(path("server.key"), server_key.serialize_pem()).unwrap();
+
+    let tls_port = support_redis::free_port();
+    let _redis = RedisServer::start_with(&[
+        "--requirepass",
+        "hunter2-secret",
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &path("server.pem"),
+        "--tls-key-file",
+        &path("server.key"),
+        "--tls-ca-cert-file",
+        &path("ca.pem"),
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let (api, metrics) = (support_redis::free_port(), support_redis::free_port());
+    let log = std::fs::File::create(path("sealgate.log")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{api}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
+        .env(
+            "SEALGATE_STORE",
+            format!("rediss://:hunter2-secret@127.0.0.1:{tls_port}/"),
+        )
+        .env("SEALGATE_REDIS_PREFIX", "tls:")
+        .env("SEALGATE_LOG", "debug")
+        .env("SSL_CERT_FILE", path("ca.pem"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("sealgate starts");
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
+
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!(
+                "sealgate exited ({status}): {}",
+                std::fs::read_to_string(path("sealgate.log")).unwrap()
+            );
+        }
+        let uri = format!("http://127.0.0.1:{api}/readyz").parse().unwrap();
+        if let Ok(response) = http.get(uri).await
+            && response.status() == StatusCode::OK
+        {
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap();
+            break body.to_bytes();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready: {}",
+            std::fs::read_to_string(path("sealgate.log")).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["store"],
+        "redis"
+    );
+    drop(child);
+    let log = std::fs::read_to_string(path("sealgate.log")).unwrap();
+    assert!(log.contains(&format!("127.0.0.1:{tls_port}")), "{log}");
+    assert!(
+        !log.contains("hunter2"),
+        "the password reached the log: {log}"
+    );
+}

@@ -1,0 +1,586 @@
+//! The `Store` contract, one async function per clause, run against every backend: memory,
+//! Redis single node, Redis Cluster. The memory store is the reference; a backend passes when
+//! it answers every clause as memory does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use sealgate::clock::Clock;
+use sealgate::store::{
+    ClientRecord, DepositOutcome, MailboxRecord, MemoryStore, OpenOutcome, SharedStore,
+    TakeOutcome, WakeHub,
+};
+use sealgate_crypto::random_token;
+
+use super::TestClock;
+
+type Connect =
+    Arc<dyn Fn(Arc<dyn Clock>) -> Pin<Box<dyn Future<Output = SharedStore> + Send>> + Send + Sync>;
+
+/// A backend under test: how to connect one more store (one more "gateway instance") to it.
+#[derive(Clone)]
+pub struct Backend {
+    connect: Connect,
+}
+
+impl Backend {
+    /// The memory store: every `store()` is a new, empty store.
+    pub fn memory() -> Self {
+        Self {
+            connect: Arc::new(|clock| {
+                Box::pin(async move {
+                    Arc::new(MemoryStore::new(WakeHub::default(), clock)) as SharedStore
+                })
+            }),
+        }
+    }
+
+    /// A Redis store: every `store()` is another instance on the same keys.
+    pub fn redis(url: String, prefix: String) -> Self {
+        Self {
+            connect: Arc::new(move |clock| {
+                let (url, prefix) = (url.clone(), prefix.clone());
+                Box::pin(async move {
+                    Arc::new(
+                        sealgate::store::RedisStore::connect(
+                            &url,
+                            &prefix,
+                            WakeHub::default(),
+                            clock,
+                        )
+                        .await
+                        .expect("the Redis store connects"),
+                    ) as SharedStore
+                })
+            }),
+        }
+    }
+
+    /// Connects a store (with its own wake-up hub, as a gateway process has).
+    pub async fn store(&self, clock: Arc<dyn Clock>) -> SharedStore {
+        (self.connect)(clock).await
+    }
+}
+
+/// Generates one `#[tokio::test]` per contract clause; `$make` evaluates to
+/// `(Backend, guard)`, the guard living until the test ends.
+macro_rules! contract_tests {
+    ($make:expr) => {
+        contract_tests!(@cases $make;
+            clients, mailbox_reads, deposit_outcomes, take_consumes_once,
+            take_by_another_client, cancel_outcomes, expiry, open_cap,
+            delete_client_removes_mailboxes, expired_count, watch_wakes,
+            concurrent_takes, large_binary_envelope);
+    };
+    (shared $make:expr) => {
+        contract_tests!(@cases $make; cross_instance_wake, cross_instance_consume_once);
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (backend, _guard) = $make;
+                $crate::support_redis::contract::$case(&backend).await;
+            }
+        )*
+    };
+}
+pub(crate) use contract_tests;
+
+/// Every clause in turn (for a backend that is costly to set up, like a cluster).
+pub async fn run_all(backend: &Backend) {
+    clients(backend).await;
+    mailbox_reads(backend).await;
+    deposit_outcomes(backend).await;
+    take_consumes_once(backend).await;
+    take_by_another_client(backend).await;
+    cancel_outcomes(backend).await;
+    expiry(backend).await;
+    open_cap(backend).await;
+    delete_client_removes_mailboxes(backend).await;
+    expired_count(backend).await;
+    watch_wakes(backend).await;
+    concurrent_takes(backend).await;
+    large_binary_envelope(backend).await;
+    cross_instance_wake(backend).await;
+    cross_instance_consume_once(backend).await;
+}
+
+fn client_record(name: &str) -> ClientRecord {
+    ClientRecord {
+        client_id: random_token::<16>(),
+        name: name.to_owned(),
+        secret_hash: random_token::<32>(),
+        jwks: json!({ "keys": [{ "kty": "OKP", "crv": "X25519", "x": random_token::<32>() }] }),
+        created_at: 1_700_000_000,
+        revision: 1,
+        webhook: None,
+    }
+}
+
+fn mailbox_record(client: &ClientRecord, clock: &dyn Clock, ttl: Duration) -> MailboxRecord {
+    MailboxRecord {
+        mailbox_id: random_token::<16>(),
+        client_id: client.client_id.clone(),
+        expires_at_ms: clock.now_ms() + ttl.as_millis() as u64,
+    }
+}
+
+fn envelope() -> Bytes {
+    Bytes::from(format!(
+        "eyJhbGciOiJIUEtFLTQifQ.{}..{}.",
+        random_token::<32>(),
+        random_token::<200>()
+    ))
+}
+
+const TTL: Duration = Duration::from_secs(120);
+const CAP: usize = 1_000;
+
+/// A store with one client and one open mailbox.
+async fn fixture(backend: &Backend) -> (SharedStore, Arc<TestClock>, ClientRecord, MailboxRecord) {
+    let clock = TestClock::new();
+    let store = backend.store(clock.clone()).await;
+    let client = client_record("app");
+    store.insert_client(&client).await.unwrap();
+    let mailbox = mailbox_record(&client, &*clock, TTL);
+    assert_eq!(
+        store.open_mailbox(&mailbox, CAP).await.unwrap(),
+        OpenOutcome::Opened
+    );
+    (store, clock, client, mailbox)
+}
+
+/// Clients are saved, read, replaced only when present, deleted once.
+pub async fn clients(backend: &Backend) {
+    let store = backend.store(TestClock::new()).await;
+    let mut client = client_record("first");
+    assert_eq!(store.client(&client.client_id).await.unwrap(), None);
+    store.insert_client(&client).await.unwrap();
+    assert_eq!(
+        store.client(&client.client_id).await.unwrap(),
+        Some(client.clone())
+    );
+    client.name = "renamed".into();
+    client.revision = 2;
+    assert!(store.update_client(&client).await.unwrap());
+    assert_eq!(
+        store.client(&client.client_id).await.unwrap(),
+        Some(client.clone())
+    );
+    let stranger = client_record("never inserted");
+    assert!(!store.update_client(&stranger).await.unwrap());
+    assert_eq!(store.client(&stranger.client_id).await.unwrap(), None);
+    assert!(store.delete_client(&client.client_id).await.unwrap());
+    assert!(!store.delete_client(&client.client_id).await.unwrap());
+    assert_eq!(store.client(&client.client_id).await.unwrap(), None);
+}
+
+/// An open mailbox reads back as it was opened; an unknown one reads as nothing.
+pub async fn mailbox_reads(backend: &Backend) {
+    let (store, _clock, _client, mailbox) = fixture(backend).await;
+    assert_eq!(
+        store.mailbox(&mailbox.mailbox_id).await.unwrap(),
+        Some(mailbox.clone())
+    );
+    assert_eq!(store.mailbox(&random_token::<16>()).await.unwrap(), None);
+}
+
+/// First deposit stored, identical retry recognised, a different one refused, unknown 404.
+pub async fn deposit_outcomes(backend: &Backend) {
+    let (store, _clock, _client, mailbox) = fixture(backend).await;
+    let id = &mailbox.mailbox_id;
+    let sealed = envelope();
+    assert_eq!(
+        store.deposit(id, sealed.clone()).await.unwrap(),
+        DepositOutcome::Stored
+    );
+    assert_eq!(
+        store.deposit(id, sealed.clone()).await.unwrap(),
+        DepositOutcome::Identical
+    );
+    assert_eq!(
+        store.deposit(id, envelope()).await.unwrap(),
+        DepositOutcome::Conflict
+    );
+    assert_eq!(
+        store.deposit(&random_token::<16>(), sealed).await.unwrap(),
+        DepositOutcome::NotFound
+    );
+}
+
+/// Pending before the deposit; the envelope once; then gone, while the digest still
+/// answers retries (identical 200, different 409) and the mailbox still reads until its TTL.
+pub async fn take_consumes_once(backend: &Backend) {
+    let (store, _clock, client, mailbox) = fixture(backend).await;
+    let (id, owner) = (&mailbox.mailbox_id, &client.client_id);
+    assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::Pending);
+    let sealed = envelope();
+    store.deposit(id, sealed.clone()).await.unwrap();
+    assert_eq!(
+        store.take(id, owner).await.unwrap(),
+        TakeOutcome::Envelope(sealed.clone())
+    );
+    assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
+    assert_eq!(
+        store.deposit(id, sealed).await.unwrap(),
+        DepositOutcome::Identical
+    );
+    assert_eq!(
+        store.deposit(id, envelope()).await.unwrap(),
+        DepositOutcome::Conflict
+    );
+    assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
+    assert!(
+        store.mailbox(id).await.unwrap().is_some(),
+        "consumed, not expired"
+    );
+    assert!(
+        !store.cancel(id, owner).await.unwrap(),
+        "a consumed mailbox is not cancelled"
+    );
+}
+
+/// Another client's poll sees nothing, and takes nothing.
+pub async fn take_by_another_client(backend: &Backend) {
+    let (store, _clock, client, mailbox) = fixture(backend).await;
+    let id = &mailbox.mailbox_id;
+    let other = client_record("other");
+    store.insert_client(&other).await.unwrap();
+    assert_eq!(
+        store.take(id, &other.client_id).await.unwrap(),
+        TakeOutcome::NotFound
+    );
+    let sealed = envelope();
+    store.deposit(id, sealed.clone()).await.unwrap();
+    assert_eq!(
+        store.take(id, &other.client_id).await.unwrap(),
+        TakeOutcome::NotFound
+    );
+    assert!(!store.cancel(id, &other.client_id).await.unwrap());
+    assert_eq!(
+        store.take(id, &client.client_id).await.unwrap(),
+        TakeOutcome::Envelope(sealed)
+    );
+}
+
+/// The owner cancels once, empty or filled; afterwards the mailbox is gone for everyone.
+pub async fn cancel_outcomes(backend: &Backend) {
+    let (store, clock, client, mailbox) = fixture(backend).await;
+    let (id, owner) = (&mailbox.mailbox_id, &client.client_id);
+    assert!(store.cancel(id, owner).await.unwrap());
+    assert!(!store.cancel(id, owner).await.unwrap());
+    assert_eq!(store.mailbox(id).await.unwrap(), None);
+    assert_eq!(
+        store.deposit(id, envelope()).await.unwrap(),
+        DepositOutcome::NotFound
+    );
+    assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
+
+    let filled = mailbox_record(&client, &*clock, TTL);
+    store.open_mailbox(&filled, CAP).await.unwrap();
+    store.deposit(&filled.mailbox_id, envelope()).await.unwrap();
+    assert!(store.cancel(&filled.mailbox_id, owner).await.unwrap());
+    assert_eq!(
+        store.take(&filled.mailbox_id, owner).await.unwrap(),
+        TakeOutcome::NotFound
+    );
+}
+
+/// Past its expiry a mailbox is gone: unread, undepositable, untakeable, uncancellable,
+/// whether it was empty or filled.
+pub async fn expiry(backend: &Backend) {
+    let (store, clock, client, empty) = fixture(backend).await;
+    let owner = &client.client_id;
+    let filled = mailbox_record(&client, &*clock, Duration::from_secs(30));
+    store.open_mailbox(&filled, CAP).await.unwrap();
+    store.deposit(&filled.mailbox_id, envelope()).await.unwrap();
+    clock.advance(TTL + Duration::from_secs(1));
+    for id in [&empty.mailbox_id, &filled.mailbox_id] {
+        assert_eq!(store.mailbox(id).await.unwrap(), None);
+        assert_eq!(
+            store.deposit(id, envelope()).await.unwrap(),
+            DepositOutcome::NotFound
+        );
+        assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
+        assert!(!store.cancel(id, owner).await.unwrap());
+    }
+}
+
+/// The cap counts the client's unconsumed, live mailboxes: consuming, cancelling or expiry
+/// frees a place; another client's mailboxes do not count.
+pub async fn open_cap(backend: &Backend) {
+    let clock = TestClock::new();
+    let store = backend.store(clock.clone()).await;
+    let client = client_record("capped");
+    store.insert_client(&client).await.unwrap();
+    let cap = 3;
+    let mut open = Vec::new();
+    for _ in 0..cap {
+        let mailbox = mailbox_record(&client, &*clock, Duration::from_secs(10));
+        assert_eq!(
+            store.open_mailbox(&mailbox, cap).await.unwrap(),
+            OpenOutcome::Opened
+        );
+        open.push(mailbox);
+    }
+    let one_more = || mailbox_record(&client, &*clock, TTL);
+    assert_eq!(
+        store.open_mailbox(&one_more(), cap).await.unwrap(),
+        OpenOutcome::LimitReached
+    );
+
+    let other = client_record("other");
+    let theirs = mailbox_record(&other, &*clock, TTL);
+    assert_eq!(
+        store.open_mailbox(&theirs, cap).await.unwrap(),
+        OpenOutcome::Opened
+    );
+
+    let consumed = &open[0].mailbox_id;
+    store.deposit(consumed, envelope()).await.unwrap();
+    assert!(matches!(
+        store.take(consumed, &client.client_id).await.unwrap(),
+        TakeOutcome::Envelope(_)
+    ));
+    assert_eq!(
+        store.open_mailbox(&one_more(), cap).await.unwrap(),
+        OpenOutcome::Opened
+    );
+    assert_eq!(
+        store.open_mailbox(&one_more(), cap).await.unwrap(),
+        OpenOutcome::LimitReached
+    );
+
+    assert!(
+        store
+            .cancel(&open[1].mailbox_id, &client.client_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.open_mailbox(&one_more(), cap).await.unwrap(),
+        OpenOutcome::Opened
+    );
+    assert_eq!(
+        store.open_mailbox(&one_more(), cap).await.unwrap(),
+        OpenOutcome::LimitReached
+    );
+
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(
+        store.open_mailbox(&one_more(), cap).await.unwrap(),
+        OpenOutcome::Opened
+    );
+}
+
+/// Deleting a client deletes its open mailboxes.
+pub async fn delete_client_removes_mailboxes(backend: &Backend) {
+    let (store, clock, client, empty) = fixture(backend).await;
+    let filled = mailbox_record(&client, &*clock, TTL);
+    store.open_mailbox(&filled, CAP).await.unwrap();
+    store.deposit(&filled.mailbox_id, envelope()).await.unwrap();
+    assert!(store.delete_client(&client.client_id).await.unwrap());
+    for id in [&empty.mailbox_id, &filled.mailbox_id] {
+        assert_eq!(store.mailbox(id).await.unwrap(), None);
+        assert_eq!(
+            store.take(id, &client.client_id).await.unwrap(),
+            TakeOutcome::NotFound
+        );
+        assert_eq!(
+            store.deposit(id, envelope()).await.unwrap(),
+            DepositOutcome::NotFound
+        );
+    }
+}
+
+/// A mailbox that expires unconsumed is counted (by the time its client opens another);
+/// a consumed one is not.
+pub async fn expired_count(backend: &Backend) {
+    let (store, clock, client, unconsumed) = fixture(backend).await;
+    let consumed = mailbox_record(&client, &*clock, TTL);
+    store.open_mailbox(&consumed, CAP).await.unwrap();
+    store
+        .deposit(&consumed.mailbox_id, envelope())
+        .await
+        .unwrap();
+    store
+        .take(&consumed.mailbox_id, &client.client_id)
+        .await
+        .unwrap();
+    let before = store.expired_count();
+    clock.advance(TTL + Duration::from_secs(1));
+    let next = mailbox_record(&client, &*clock, TTL);
+    store.open_mailbox(&next, CAP).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while store.expired_count() < before + 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store.expired_count(),
+        before + 1,
+        "{}",
+        unconsumed.mailbox_id
+    );
+}
+
+/// A waiter registered before a deposit (or a cancel) is woken by it, even when the deposit
+/// comes before the wait begins.
+pub async fn watch_wakes(backend: &Backend) {
+    let (store, clock, client, mailbox) = fixture(backend).await;
+    let id = mailbox.mailbox_id.clone();
+    let mut early = store.watch(&id).await.unwrap();
+    store.deposit(&id, envelope()).await.unwrap();
+    within("a wake-up sent before the wait", early.wait()).await;
+
+    let other = mailbox_record(&client, &*clock, TTL);
+    store.open_mailbox(&other, CAP).await.unwrap();
+    let mut waiter = store.watch(&other.mailbox_id).await.unwrap();
+    let depositor = {
+        let (store, id) = (store.clone(), other.mailbox_id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            store.deposit(&id, envelope()).await.unwrap()
+        })
+    };
+    within("a wake-up on deposit", waiter.wait()).await;
+    assert_eq!(depositor.await.unwrap(), DepositOutcome::Stored);
+
+    let cancelled = mailbox_record(&client, &*clock, TTL);
+    store.open_mailbox(&cancelled, CAP).await.unwrap();
+    let mut waiter = store.watch(&cancelled.mailbox_id).await.unwrap();
+    assert!(
+        store
+            .cancel(&cancelled.mailbox_id, &client.client_id)
+            .await
+            .unwrap()
+    );
+    within("a wake-up on cancel", waiter.wait()).await;
+}
+
+/// Of 16 concurrent takes, exactly one gets the envelope.
+pub async fn concurrent_takes(backend: &Backend) {
+    let (store, _clock, client, mailbox) = fixture(backend).await;
+    let sealed = envelope();
+    store
+        .deposit(&mailbox.mailbox_id, sealed.clone())
+        .await
+        .unwrap();
+    let takes: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, id, owner) = (
+                store.clone(),
+                mailbox.mailbox_id.clone(),
+                client.client_id.clone(),
+            );
+            tokio::spawn(async move { store.take(&id, &owner).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for take in takes {
+        match take.await.unwrap() {
+            TakeOutcome::Envelope(got) => {
+                assert_eq!(got, sealed);
+                winners += 1;
+            }
+            TakeOutcome::NotFound => {}
+            TakeOutcome::Pending => panic!("a filled mailbox is not pending"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+/// The largest envelope (16 KiB), with every byte value, comes back byte for byte.
+pub async fn large_binary_envelope(backend: &Backend) {
+    let (store, _clock, client, mailbox) = fixture(backend).await;
+    let sealed: Bytes = (0..16 * 1024)
+        .map(|i| (i % 256) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    store
+        .deposit(&mailbox.mailbox_id, sealed.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .deposit(&mailbox.mailbox_id, sealed.clone())
+            .await
+            .unwrap(),
+        DepositOutcome::Identical
+    );
+    assert_eq!(
+        store
+            .take(&mailbox.mailbox_id, &client.client_id)
+            .await
+            .unwrap(),
+        TakeOutcome::Envelope(sealed)
+    );
+}
+
+/// A waiter on one instance is woken by a deposit on another, within a second.
+pub async fn cross_instance_wake(backend: &Backend) {
+    let (a, clock, client, mailbox) = fixture(backend).await;
+    let b = backend.store(clock.clone()).await;
+    assert_eq!(
+        b.client(&client.client_id).await.unwrap(),
+        Some(client.clone())
+    );
+    let mut waiter = b.watch(&mailbox.mailbox_id).await.unwrap();
+    assert_eq!(
+        b.take(&mailbox.mailbox_id, &client.client_id)
+            .await
+            .unwrap(),
+        TakeOutcome::Pending
+    );
+    let sealed = envelope();
+    let started = tokio::time::Instant::now();
+    a.deposit(&mailbox.mailbox_id, sealed.clone())
+        .await
+        .unwrap();
+    within("a wake-up from another instance", waiter.wait()).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        b.take(&mailbox.mailbox_id, &client.client_id)
+            .await
+            .unwrap(),
+        TakeOutcome::Envelope(sealed)
+    );
+    assert_eq!(
+        a.take(&mailbox.mailbox_id, &client.client_id)
+            .await
+            .unwrap(),
+        TakeOutcome::NotFound
+    );
+}
+
+/// Concurrent takes spread over two instances: exactly one winner.
+pub async fn cross_instance_consume_once(backend: &Backend) {
+    let (a, clock, client, mailbox) = fixture(backend).await;
+    let b = backend.store(clock).await;
+    a.deposit(&mailbox.mailbox_id, envelope()).await.unwrap();
+    let takes: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (id, owner) = (mailbox.mailbox_id.clone(), client.client_id.clone());
+            tokio::spawn(async move { store.take(&id, &owner).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for take in takes {
+        if matches!(take.await.unwrap(), TakeOutcome::Envelope(_)) {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn within(what: &str, future: impl Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(2), future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}

@@ -32,6 +32,7 @@ pub struct AppClient {
     client_id: String,
     client_secret: Zeroizing<String>,
     keys: Vec<PrivateKey>,
+    webhook_secret: Option<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for AppClient {
@@ -165,12 +166,16 @@ impl AppClient {
         };
         let client_id = field("client_id")?;
         let client_secret = Zeroizing::new(field("client_secret")?);
+        let webhook_secret = answer["webhook_secret"]
+            .as_str()
+            .map(|secret| Zeroizing::new(secret.to_owned()));
         Ok(Self {
             http,
             gateway,
             client_id,
             client_secret,
             keys: vec![key],
+            webhook_secret,
         })
     }
 
@@ -191,6 +196,7 @@ impl AppClient {
             client_id: client_id.to_owned(),
             client_secret: Zeroizing::new(client_secret.to_owned()),
             keys,
+            webhook_secret: None,
         })
     }
 
@@ -206,6 +212,57 @@ impl AppClient {
     pub fn client_secret(&self) -> &str {
         &self.client_secret
     }
+    /// The webhook signing secret (`whsec_…`) the gateway showed at registration or at the last
+    /// [`AppClient::set_webhook`] / [`AppClient::rotate_webhook_secret`] by this value; save it,
+    /// the gateway shows it once.
+    pub fn webhook_secret(&self) -> Option<&str> {
+        self.webhook_secret.as_deref().map(String::as_str)
+    }
+
+    /// Sets or changes the webhook URL (re-enabling an endpoint disabled after a 410). When the
+    /// client had no webhook, the gateway makes a signing secret: see
+    /// [`AppClient::webhook_secret`].
+    pub async fn set_webhook(&mut self, url: &str) -> Result<()> {
+        let endpoint = format!("{}/v1/clients/{}/webhook", self.gateway, self.client_id);
+        let body = json!({ "url": url }).to_string();
+        let reply = self
+            .authorized(Method::PUT, &endpoint, Some("application/json"), body)
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        if let Some(secret) = reply.json()?["webhook_secret"].as_str() {
+            self.webhook_secret = Some(Zeroizing::new(secret.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Makes a new webhook signing secret; the old one keeps signing beside it for the
+    /// gateway's overlap period (24 h by default). Returns the new secret.
+    pub async fn rotate_webhook_secret(&mut self) -> Result<&str> {
+        let endpoint = format!(
+            "{}/v1/clients/{}/webhook/secret",
+            self.gateway, self.client_id
+        );
+        let reply = self
+            .authorized(Method::POST, &endpoint, None, String::new())
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        let secret = reply.json()?["webhook_secret"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Protocol("no webhook_secret in the answer".into()))?;
+        Ok(self.webhook_secret.insert(Zeroizing::new(secret)).as_str())
+    }
+
+    /// Restores a saved webhook secret (for [`AppClient::webhook_secret`]).
+    pub fn with_webhook_secret(mut self, secret: Option<String>) -> Self {
+        self.webhook_secret = secret.map(Zeroizing::new);
+        self
+    }
+
     /// The private keys, newest first.
     pub fn keys(&self) -> &[PrivateKey] {
         &self.keys

@@ -48,7 +48,10 @@ impl Phone {
     /// for, seals the token bound to the client, mailbox and expiry, and deposits it — retrying
     /// the same envelope (an idempotent retry) on connection failures, 429 and 503.
     pub async fn send(&self, uri: &str, token: &[u8]) -> Result<Deposited> {
-        let request = SignInRequest::parse(uri, now_secs())?;
+        let request = SignInRequest::parse(uri, now_secs()).map_err(|error| match error {
+            sealgate_crypto::SignInRequestError::Expired { .. } => Error::Expired,
+            other => Error::SignInRequest(other),
+        })?;
         self.send_to(&request, token).await
     }
 

@@ -144,7 +144,7 @@ pub async fn rotate_jwks(
     client_id: &str,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mut record = authenticate(app, &parts.headers, Some(client_id)).await?;
+    let record = authenticate(app, &parts.headers, Some(client_id)).await?;
     let media = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -155,11 +155,11 @@ pub async fn rotate_jwks(
     }
     let rotation: Rotation = parse_metadata_json(&body)?;
     let jwks = parse_jwks(&json!({ "keys": rotation.keys }))?;
-    record.jwks = jwks.to_value();
-    record.revision += 1;
-    if !app.store.update_client(&record).await? {
-        return Err(ApiError::NotFound);
-    }
+    let (record, ()) = super::modify_client(app, record, |record| {
+        record.jwks = jwks.to_value();
+        Ok(())
+    })
+    .await?;
     tracing::info!(client = %short(client_id), keys = jwks.keys().len(), "keys rotated");
     Ok(json_response(StatusCode::OK, &record.jwks))
 }

@@ -64,7 +64,9 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
     let kid = chosen_kid(&client.jwks, request.kid.as_deref())?;
     let nonce = request.nonce.unwrap_or_else(random_token::<16>);
     let mailbox_id = random_token::<16>();
-    let expires_at_ms = app.clock.now_ms() + ttl * 1000;
+    // Rounded up to a whole second, the precision of `expires_at` and of the sign-in request's
+    // `exp`, so that all three agree and none says "expired" before the mailbox is.
+    let expires_at_ms = (app.clock.now_ms() + ttl * 1000).div_ceil(1000) * 1000;
     let signin = SignInRequest::new(
         &app.public_url,
         &client.client_id,

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use crate::app::App;
 use crate::http::auth::BasicCredentials;
 use crate::http::error::ApiError;
-use crate::store::ClientRecord;
+use crate::store::{ClientRecord, UpdateOutcome};
 
 /// The response type of every handler.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -33,6 +33,35 @@ pub(crate) fn no_content() -> HttpResponse {
         .status(StatusCode::NO_CONTENT)
         .body(Full::default())
         .expect("valid response")
+}
+
+/// How often a change to a client record is re-applied when another change got in first.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Applies `change` to `record` and saves it with optimistic concurrency: when another
+/// request changed the record meanwhile, reads it again and re-applies `change`. Returns the
+/// saved record and what `change` returned the last time.
+pub(crate) async fn modify_client<T>(
+    app: &App,
+    mut record: ClientRecord,
+    mut change: impl FnMut(&mut ClientRecord) -> Result<T, ApiError>,
+) -> Result<(ClientRecord, T), ApiError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let output = change(&mut record)?;
+        record.revision += 1;
+        match app.store.update_client(&record).await? {
+            UpdateOutcome::Updated => return Ok((record, output)),
+            UpdateOutcome::Missing => return Err(ApiError::NotFound),
+            UpdateOutcome::Conflict => {
+                record = app
+                    .store
+                    .client(&record.client_id)
+                    .await?
+                    .ok_or(ApiError::NotFound)?;
+            }
+        }
+    }
+    Err(ApiError::StoreUnavailable)
 }
 
 /// Authenticates the client from `client_secret_basic`; `expected` when the path names one.

@@ -79,23 +79,25 @@ pub async fn set(
     client_id: &str,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mut client = authenticate(app, &parts.headers, Some(client_id)).await?;
+    let client = authenticate(app, &parts.headers, Some(client_id)).await?;
     require_content_type(&parts.headers, "application/json")?;
     let request: SetWebhook = parse_metadata_json(&body)?;
     check_url(app, &request.url).await?;
-    let new_secret = match client.webhook.as_mut() {
-        Some(webhook) => {
-            webhook.url = request.url;
-            webhook.disabled_at = None;
-            None
-        }
-        None => {
-            let (settings, secret) = WebhookSettings::new(request.url);
-            client.webhook = Some(settings);
-            Some(secret)
-        }
-    };
-    save(app, &mut client).await?;
+    let (client, new_secret) = super::modify_client(app, client, |client| {
+        Ok(match client.webhook.as_mut() {
+            Some(webhook) => {
+                webhook.url.clone_from(&request.url);
+                webhook.disabled_at = None;
+                None
+            }
+            None => {
+                let (settings, secret) = WebhookSettings::new(request.url.clone());
+                client.webhook = Some(settings);
+                Some(secret)
+            }
+        })
+    })
+    .await?;
     let mut answer = json!({ "webhook": public_view(&client.webhook) });
     if let Some(secret) = new_secret {
         answer["webhook_secret"] = json!(secret.as_str());
@@ -105,11 +107,11 @@ pub async fn set(
 
 /// `DELETE /v1/clients/{id}/webhook`: stops deliveries; envelopes are polled again.
 pub async fn remove(app: &App, parts: &Parts, client_id: &str) -> Result<HttpResponse, ApiError> {
-    let mut client = authenticate(app, &parts.headers, Some(client_id)).await?;
-    if client.webhook.take().is_none() {
-        return Err(ApiError::NotFound);
-    }
-    save(app, &mut client).await?;
+    let client = authenticate(app, &parts.headers, Some(client_id)).await?;
+    super::modify_client(app, client, |client| {
+        client.webhook.take().map(drop).ok_or(ApiError::NotFound)
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -121,14 +123,16 @@ pub async fn rotate_secret(
     client_id: &str,
 ) -> Result<HttpResponse, ApiError> {
     let overlap = enabled(app)?.overlap_secs();
-    let mut client = authenticate(app, &parts.headers, Some(client_id)).await?;
+    let client = authenticate(app, &parts.headers, Some(client_id)).await?;
     let now = app.clock.now_secs();
-    let secret = client
-        .webhook
-        .as_mut()
-        .ok_or(ApiError::NotFound)?
-        .rotate(now, overlap);
-    save(app, &mut client).await?;
+    let (_, secret) = super::modify_client(app, client, |client| {
+        Ok(client
+            .webhook
+            .as_mut()
+            .ok_or(ApiError::NotFound)?
+            .rotate(now, overlap))
+    })
+    .await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({
@@ -136,13 +140,4 @@ pub async fn rotate_secret(
             "previous_secrets_retire_at": rfc3339((now + overlap) * 1000),
         }),
     ))
-}
-
-async fn save(app: &App, client: &mut ClientRecord) -> Result<(), ApiError> {
-    client.revision += 1;
-    if app.store.update_client(client).await? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
 }

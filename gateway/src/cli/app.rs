@@ -137,7 +137,9 @@ pub(super) fn request(args: RequestArgs) -> anyhow::Result<()> {
             received = app.wait_for_token(pending) => received,
             () = show_countdown(expires_at) => unreachable!("the countdown never ends first"),
         };
-        eprint!("\r\x1b[2K");
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\r\x1b[2K");
+        }
         let received = received.map_err(|error| match error {
             sealgate_client::Error::Expired => {
                 anyhow::anyhow!("the sign-in request expired before a token arrived")
@@ -170,8 +172,19 @@ pub(super) fn request(args: RequestArgs) -> anyhow::Result<()> {
     })
 }
 
-/// A live line on stderr with the time left; resolves never (the caller races it).
+/// A live line on stderr with the time left, when stderr is a terminal; resolves never (the
+/// caller races it).
 async fn show_countdown(expires_at: u64) {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        eprintln!(
+            "waiting for the phone ({} s left)",
+            expires_at.saturating_sub(now)
+        );
+        return std::future::pending().await;
+    }
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let frames = ['|', '/', '-', '\\'];
     for frame in frames.iter().cycle() {

@@ -16,11 +16,16 @@ struct Saved {
     client_id: String,
     client_secret: String,
     keys: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
 }
 
 impl Drop for Saved {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.client_secret);
+        if let Some(secret) = self.webhook_secret.as_mut() {
+            zeroize::Zeroize::zeroize(secret);
+        }
     }
 }
 
@@ -54,6 +59,7 @@ pub(crate) fn save(app: &AppClient, force: bool) -> anyhow::Result<PathBuf> {
         client_id: app.client_id().to_owned(),
         client_secret: app.client_secret().to_owned(),
         keys,
+        webhook_secret: app.webhook_secret().map(str::to_owned),
     };
     let text = Zeroizing::new(serde_json::to_string_pretty(&saved)?);
     let temporary = dir.join("client.json.new");

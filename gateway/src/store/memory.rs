@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{
     ClientRecord, Delivery, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
-    OpenOutcome, Store, StoreError, TakeOutcome, Waiter, WakeHub,
+    OpenOutcome, Store, StoreError, TakeOutcome, UpdateOutcome, Waiter, WakeHub,
 };
 use crate::clock::Clock;
 
@@ -169,15 +169,16 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+    async fn update_client(&self, client: &ClientRecord) -> Result<UpdateOutcome, StoreError> {
         let mut clients = self.inner.clients.write().expect("client lock");
-        match clients.get_mut(&client.client_id) {
+        Ok(match clients.get_mut(&client.client_id) {
+            None => UpdateOutcome::Missing,
+            Some(existing) if existing.revision + 1 != client.revision => UpdateOutcome::Conflict,
             Some(existing) => {
                 *existing = client.clone();
-                Ok(true)
+                UpdateOutcome::Updated
             }
-            None => Ok(false),
-        }
+        })
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
@@ -416,9 +417,10 @@ impl Store for MemoryStore {
             mailboxes.forget_open(&client_id, mailbox_id);
         } else {
             *leased_until_ms = 0;
-            drop(mailboxes);
-            self.inner.hub.wake(mailbox_id);
         }
+        drop(mailboxes);
+        // Waiting polls look again: they get the envelope, or learn at once it is gone.
+        self.inner.hub.wake(mailbox_id);
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use prometheus::IntCounterVec;
 
 use super::{
     ClientRecord, Delivery, DepositOutcome, LeaseOutcome, MailboxRecord, OpenOutcome, SharedStore,
-    Store, StoreError, TakeOutcome, Waiter,
+    Store, StoreError, TakeOutcome, UpdateOutcome, Waiter,
 };
 
 /// Wraps a store; every failed call increments `errors{operation}`.
@@ -42,7 +42,7 @@ impl Store for MeteredStore {
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         self.count("client", self.inner.client(client_id).await)
     }
-    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+    async fn update_client(&self, client: &ClientRecord) -> Result<UpdateOutcome, StoreError> {
         self.count("update_client", self.inner.update_client(client).await)
     }
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {

@@ -79,6 +79,17 @@ pub struct MailboxRecord {
     pub expires_at_ms: u64,
 }
 
+/// What a client update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The record is replaced.
+    Updated,
+    /// No such client.
+    Missing,
+    /// The record changed since the caller read it; read again and retry.
+    Conflict,
+}
+
 /// What opening a mailbox did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenOutcome {
@@ -144,8 +155,10 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     /// Reads a client.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
-    /// Replaces an existing client's record; `false` when it no longer exists.
-    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
+    /// Replaces an existing client's record, but only if its stored revision is
+    /// `client.revision - 1`: the one the caller read before changing it (optimistic
+    /// concurrency, so that two concurrent changes cannot silently undo each other).
+    async fn update_client(&self, client: &ClientRecord) -> Result<UpdateOutcome, StoreError>;
     /// Removes a client and every mailbox it has open; `false` when it did not exist.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
 

@@ -54,10 +54,32 @@ impl Attempt {
 
 /// The HTTP side of webhook delivery.
 pub struct Sender {
+    policy: Policy,
     client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
     overall: Arc<Semaphore>,
     per_endpoint: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_endpoint_limit: usize,
+}
+
+/// A reserved place among the attempts in flight; dropping it frees it.
+pub struct Slot {
+    _overall: tokio::sync::OwnedSemaphorePermit,
+    _endpoint: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Whether `url`'s host is an IP literal that [`super::ssrf::is_forbidden`] refuses.
+fn literal_is_forbidden(url: &str) -> bool {
+    let Some(host) = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+    else {
+        return true;
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(super::ssrf::is_forbidden)
 }
 
 /// One signed delivery to send.
@@ -101,6 +123,7 @@ impl Sender {
             .pool_max_idle_per_host(per_endpoint)
             .build(connector);
         Ok(Self {
+            policy,
             client,
             overall: Arc::new(Semaphore::new(overall.max(1))),
             per_endpoint: Mutex::default(),
@@ -108,15 +131,27 @@ impl Sender {
         })
     }
 
-    /// Sends one attempt, waiting for a concurrency slot first.
-    pub async fn send(&self, outgoing: Outgoing<'_>) -> Attempt {
-        let endpoint = self.endpoint_slot(outgoing.url);
-        let Ok(_overall) = self.overall.acquire().await else {
-            return Attempt::Failed;
+    /// Waits up to `within` for a slot, overall and for the URL's host.
+    pub async fn reserve(&self, url: &str, within: Duration) -> Option<Slot> {
+        let endpoint = self.endpoint_slot(url);
+        let acquire = async {
+            let overall = self.overall.clone().acquire_owned().await.ok()?;
+            let endpoint = endpoint.acquire_owned().await.ok()?;
+            Some(Slot {
+                _overall: overall,
+                _endpoint: endpoint,
+            })
         };
-        let Ok(_endpoint) = endpoint.acquire().await else {
+        tokio::time::timeout(within, acquire).await.ok().flatten()
+    }
+
+    /// Sends one attempt in a reserved slot. A URL whose host is an IP literal the policy
+    /// forbids is refused here: the resolver, which checks names, never sees literals.
+    pub async fn send(&self, _slot: &Slot, outgoing: Outgoing<'_>) -> Attempt {
+        if !self.policy.allow_private && literal_is_forbidden(outgoing.url) {
+            tracing::warn!("webhook URL points at a forbidden address; not sent");
             return Attempt::Failed;
-        };
+        }
         let Ok(request) = Request::post(outgoing.url)
             .header(header::CONTENT_TYPE, "application/json")
             .header(

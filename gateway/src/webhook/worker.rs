@@ -14,7 +14,7 @@ use super::sender::{ATTEMPT_TIMEOUT, Attempt, Outgoing, Sender};
 use super::ssrf::Policy;
 use crate::app::{App, SharedApp};
 use crate::clock::rfc3339;
-use crate::store::{Delivery, LeaseOutcome};
+use crate::store::{Delivery, LeaseOutcome, UpdateOutcome};
 
 /// How often the store is asked for due deliveries when nothing signals one.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -22,6 +22,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How long an attempt holds the envelope; pollers see it pending meanwhile.
 const ENVELOPE_LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() + 5);
+/// How long an attempt waits for a sending slot before it is put back (well inside the claim
+/// lease, with the attempt's own timeout).
+const SLOT_WAIT: Duration = Duration::from_secs(10);
 /// How soon to look again at a delivery whose envelope another attempt holds.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
@@ -104,6 +107,32 @@ pub async fn run(app: SharedApp, webhooks: Arc<Webhooks>) {
     }
 }
 
+/// Marks the client's webhook disabled after a 410, if it still points at `url`: a change
+/// made during the attempt (a new URL, a rotated secret) is kept, not overwritten.
+async fn disable_endpoint(
+    store: &crate::store::SharedStore,
+    client_id: &str,
+    url: &str,
+    now_secs: u64,
+) -> Result<(), crate::store::StoreError> {
+    for _ in 0..5 {
+        let Some(mut client) = store.client(client_id).await? else {
+            return Ok(());
+        };
+        match client.webhook.as_mut() {
+            Some(webhook) if webhook.url == url && webhook.disabled_at.is_none() => {
+                webhook.disabled_at = Some(now_secs);
+            }
+            _ => return Ok(()),
+        }
+        client.revision += 1;
+        if store.update_client(&client).await? != UpdateOutcome::Conflict {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// One attempt of one delivery, start to finish.
 async fn attempt(
     app: &App,
@@ -121,15 +150,23 @@ async fn attempt(
         return store.complete_delivery(&delivery.id).await;
     }
     let client = store.client(&delivery.client_id).await?;
-    let Some((client, settings)) =
-        client.and_then(|c| c.webhook.clone().filter(|w| w.is_active()).map(|w| (c, w)))
-    else {
+    let Some(settings) = client.and_then(|c| c.webhook).filter(|w| w.is_active()) else {
         metrics
             .webhook_deliveries
             .with_label_values(&["dropped"])
             .inc();
         return store.complete_delivery(&delivery.id).await;
     };
+    // The slot comes before the envelope's lease, so that waiting for it never eats into the
+    // lease: a poll must not get the envelope while this attempt may still send it.
+    let Some(slot) = webhooks.sender.reserve(&settings.url, SLOT_WAIT).await else {
+        let retry = Delivery {
+            next_attempt_at_ms: app.clock.now_ms() + BUSY_RETRY.as_millis() as u64,
+            ..delivery
+        };
+        return store.reschedule_delivery(&retry).await;
+    };
+    let now_ms = app.clock.now_ms();
     let envelope = match store
         .lease_envelope(
             &delivery.mailbox_id,
@@ -169,13 +206,16 @@ async fn attempt(
     let signature = settings.sign(&delivery.id, now_secs, &body, now_secs);
     let outcome = webhooks
         .sender
-        .send(Outgoing {
-            url: &settings.url,
-            id: &delivery.id,
-            timestamp: now_secs,
-            signature: &signature,
-            body,
-        })
+        .send(
+            &slot,
+            Outgoing {
+                url: &settings.url,
+                id: &delivery.id,
+                timestamp: now_secs,
+                signature: &signature,
+                body,
+            },
+        )
         .await;
     metrics
         .webhook_attempts
@@ -196,12 +236,7 @@ async fn attempt(
         }
         Attempt::Answered { status, .. } if status == http::StatusCode::GONE => {
             store.release_envelope(&delivery.mailbox_id, false).await?;
-            let mut client = client;
-            if let Some(webhook) = client.webhook.as_mut() {
-                webhook.disabled_at = Some(now_secs);
-            }
-            client.revision += 1;
-            store.update_client(&client).await?;
+            disable_endpoint(store, &delivery.client_id, &settings.url, now_secs).await?;
             metrics.webhook_endpoints_disabled.inc();
             metrics
                 .webhook_deliveries

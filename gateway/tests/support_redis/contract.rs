@@ -13,7 +13,7 @@ use serde_json::json;
 use sealgate::clock::Clock;
 use sealgate::store::{
     ClientRecord, DepositOutcome, MailboxRecord, MemoryStore, OpenOutcome, SharedStore,
-    TakeOutcome, WakeHub,
+    TakeOutcome, UpdateOutcome, WakeHub,
 };
 use sealgate_crypto::random_token;
 
@@ -168,13 +168,30 @@ pub async fn clients(backend: &Backend) {
     );
     client.name = "renamed".into();
     client.revision = 2;
-    assert!(store.update_client(&client).await.unwrap());
+    assert_eq!(
+        store.update_client(&client).await.unwrap(),
+        UpdateOutcome::Updated
+    );
     assert_eq!(
         store.client(&client.client_id).await.unwrap(),
         Some(client.clone())
     );
+    // A change made from a stale read (revision 1 again) is refused, not applied.
+    let mut stale = client.clone();
+    stale.name = "stale".into();
+    assert_eq!(
+        store.update_client(&stale).await.unwrap(),
+        UpdateOutcome::Conflict
+    );
+    assert_eq!(
+        store.client(&client.client_id).await.unwrap().unwrap().name,
+        "renamed"
+    );
     let stranger = client_record("never inserted");
-    assert!(!store.update_client(&stranger).await.unwrap());
+    assert_eq!(
+        store.update_client(&stranger).await.unwrap(),
+        UpdateOutcome::Missing
+    );
     assert_eq!(store.client(&stranger.client_id).await.unwrap(), None);
     assert!(store.delete_client(&client.client_id).await.unwrap());
     assert!(!store.delete_client(&client.client_id).await.unwrap());

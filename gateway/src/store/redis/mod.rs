@@ -40,7 +40,7 @@ use self::scripts::Publish;
 use self::url::Target;
 use super::{
     ClientRecord, Delivery, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
-    OpenOutcome, Store, StoreError, TakeOutcome, Waiter, WakeHub,
+    OpenOutcome, Store, StoreError, TakeOutcome, UpdateOutcome, Waiter, WakeHub,
 };
 use crate::clock::Clock;
 
@@ -189,14 +189,16 @@ impl Store for RedisStore {
         .transpose()
     }
 
-    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+    async fn update_client(&self, client: &ClientRecord) -> Result<UpdateOutcome, StoreError> {
         let json = serde_json::to_vec(client).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut conn = self.conn();
-        let key = self.inner.keys.client(&client.client_id);
-        let mut set = redis::cmd("SET");
-        set.arg(key).arg(json).arg("XX");
-        let replaced: Option<String> = self.call(set.query_async(&mut conn)).await?;
-        Ok(replaced.is_some())
+        let mut invocation = scripts::UPDATE_CLIENT.key(self.inner.keys.client(&client.client_id));
+        invocation.arg(json).arg(client.revision.saturating_sub(1));
+        match self.call(invocation.invoke_async::<i64>(&mut conn)).await? {
+            0 => Ok(UpdateOutcome::Missing),
+            1 => Ok(UpdateOutcome::Updated),
+            _ => Ok(UpdateOutcome::Conflict),
+        }
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {

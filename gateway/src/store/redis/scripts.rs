@@ -26,6 +26,9 @@ pub(crate) static TAKE: LazyLock<Script> =
 pub(crate) static CANCEL: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/cancel.lua")));
 
+/// Replaces a client's record if its revision is the one the caller read.
+pub(crate) static UPDATE_CLIENT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/update_client.lua")));
 /// Records a webhook delivery once.
 pub(crate) static ENQUEUE_DELIVERY: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/enqueue_delivery.lua")));

@@ -295,13 +295,7 @@ impl AppClient {
     /// Removes the client and its mailboxes from the gateway.
     pub async fn delete(self) -> Result<()> {
         let url = format!("{}/v1/clients/{}", self.gateway, self.client_id);
-        let reply = self
-            .authorized(Method::DELETE, &url, None, String::new())
-            .await?;
-        match reply.status {
-            StatusCode::NO_CONTENT => Ok(()),
-            _ => Err(reply.into_error()),
-        }
+        self.delete_resource(&url).await
     }
 
     /// Opens a mailbox living `ttl` (the gateway's default when `None`) and returns the
@@ -434,8 +428,13 @@ impl AppClient {
     /// Cancels a mailbox.
     pub async fn cancel(&self, mailbox_id: &str) -> Result<()> {
         let url = format!("{}/v1/mailboxes/{mailbox_id}", self.gateway);
+        self.delete_resource(&url).await
+    }
+
+    /// `DELETE url`, expecting `204 No Content`.
+    async fn delete_resource(&self, url: &str) -> Result<()> {
         let reply = self
-            .authorized(Method::DELETE, &url, None, String::new())
+            .authorized(Method::DELETE, url, None, String::new())
             .await?;
         match reply.status {
             StatusCode::NO_CONTENT => Ok(()),

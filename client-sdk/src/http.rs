@@ -41,24 +41,7 @@ impl HttpClient {
     /// A client trusting the system's roots and the PEM certificates in `pem`
     /// (a private CA, a test certificate).
     pub fn with_extra_roots(pem: &[u8]) -> Result<Self> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for certificate in native.certs {
-            let _ = roots.add(certificate);
-        }
-        for certificate in CertificateDer::pem_slice_iter(pem) {
-            let certificate = certificate
-                .map_err(|e| Error::Transport(format!("extra root certificate: {e}")))?;
-            roots
-                .add(certificate)
-                .map_err(|e| Error::Transport(format!("extra root certificate: {e}")))?;
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Transport(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = tls_client_config(pem)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -99,6 +82,29 @@ impl HttpClient {
             .await
             .map_err(|_| Error::Transport(format!("no answer within {timeout:?}")))?
     }
+}
+
+/// A rustls client configuration (aws-lc-rs, TLS 1.2 and 1.3) trusting the operating system's
+/// root certificates and the PEM certificates in `extra_roots_pem`. The gateway's webhook
+/// sender uses the same.
+pub fn tls_client_config(extra_roots_pem: &[u8]) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(certificate);
+    }
+    for certificate in CertificateDer::pem_slice_iter(extra_roots_pem) {
+        let certificate =
+            certificate.map_err(|e| Error::Transport(format!("extra root certificate: {e}")))?;
+        roots
+            .add(certificate)
+            .map_err(|e| Error::Transport(format!("extra root certificate: {e}")))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Transport(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Builds a request.

@@ -11,7 +11,7 @@ pub mod webhook;
 
 pub use app::{AppClient, PendingSignIn, ReceivedToken, Registration, public_jwks};
 pub use error::{Error, Result};
-pub use http::HttpClient;
+pub use http::{HttpClient, tls_client_config};
 pub use idtoken::{Expected, IdTokenClaims, IssuerKeys, verify_id_token};
 pub use phone::{Deposited, Phone};
 pub use sealgate_crypto;

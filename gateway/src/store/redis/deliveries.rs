@@ -14,10 +14,29 @@ impl RedisStore {
         &self,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        let record = encode(delivery)?;
+        self.write_delivery(&scripts::ENQUEUE_DELIVERY, delivery)
+            .await
+    }
+
+    pub(super) async fn reschedule_delivery_impl(
+        &self,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        self.write_delivery(&scripts::RESCHEDULE_DELIVERY, delivery)
+            .await
+    }
+
+    /// Runs a queue script that takes (id, record, due time).
+    async fn write_delivery(
+        &self,
+        script: &redis::Script,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        let record =
+            serde_json::to_vec(delivery).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let keys = &self.inner.keys;
         let mut conn = self.conn();
-        let mut invocation = scripts::ENQUEUE_DELIVERY.key(keys.delivery_due());
+        let mut invocation = script.key(keys.delivery_due());
         invocation
             .key(keys.delivery_records())
             .arg(&delivery.id)
@@ -50,24 +69,6 @@ impl RedisStore {
                     .map_err(|e| StoreError::Corrupt(format!("delivery record: {e}")))
             })
             .collect()
-    }
-
-    pub(super) async fn reschedule_delivery_impl(
-        &self,
-        delivery: &Delivery,
-    ) -> Result<(), StoreError> {
-        let record = encode(delivery)?;
-        let keys = &self.inner.keys;
-        let mut conn = self.conn();
-        let mut invocation = scripts::RESCHEDULE_DELIVERY.key(keys.delivery_due());
-        invocation
-            .key(keys.delivery_records())
-            .arg(&delivery.id)
-            .arg(record)
-            .arg(delivery.next_attempt_at_ms);
-        self.call(invocation.invoke_async::<i64>(&mut conn))
-            .await
-            .map(drop)
     }
 
     pub(super) async fn complete_delivery_impl(&self, delivery_id: &str) -> Result<(), StoreError> {
@@ -146,8 +147,4 @@ impl RedisStore {
         }
         Ok(())
     }
-}
-
-fn encode(delivery: &Delivery) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(delivery).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

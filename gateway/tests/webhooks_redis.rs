@@ -11,40 +11,16 @@ use std::time::{Duration, Instant};
 
 use sealgate::Gateway;
 use sealgate::clock::{Clock, SystemClock};
-use sealgate::store::{RedisStore, WakeHub};
 
 use support_webhook::{
-    EVENTUALLY, Receiver, SHARED_REDIS, SharedPrefix, Step, TestGateway, check_delivery,
-    fake_id_token, register_with_webhook, webhook_config,
+    EVENTUALLY, Metrics, QUIET, Receiver, SharedPrefix, Step, TestGateway, check_delivery,
+    register_with_webhook, shared_store, webhook_config,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deposit_is_delivered_verified_and_consumes_the_mailbox() {
+support_webhook::flow_tests! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     let prefix = SharedPrefix::new();
-    support_webhook::scenario_deliver_verify_consume(&prefix.gateway(webhook_config()).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failing_twice_then_succeeding_is_one_delivery_with_one_id() {
-    let prefix = SharedPrefix::new();
-    support_webhook::scenario_fail_twice_then_succeed(&prefix.gateway(webhook_config()).await)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_receiver_and_a_poll_never_both_get_the_envelope() {
-    let prefix = SharedPrefix::new();
-    support_webhook::scenario_slow_receiver_races_poll(&prefix.gateway(webhook_config()).await)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_receiver_leaves_the_envelope_to_the_poll() {
-    let prefix = SharedPrefix::new();
-    support_webhook::scenario_failing_receiver_loses_to_poll(
-        &prefix.gateway(webhook_config()).await,
-    )
-    .await;
+    start: prefix.gateway(webhook_config())
 }
 
 /// Two instances on one Redis, both delivering: deposits on either are each delivered exactly
@@ -56,39 +32,29 @@ async fn two_instances_deliver_each_envelope_once() {
     let b = prefix.gateway(webhook_config()).await;
     let receiver = Receiver::start().await;
     let app = register_with_webhook(&a, &receiver).await;
-    let mut mailboxes = Vec::new();
+    let mut sent = Vec::new();
     for round in 0..8 {
         let (open_on, deposit_on) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
         let mailbox = open_on.open(&app, 120).await;
-        let token = fake_id_token();
-        let envelope = app.seal(&mailbox, &token);
-        deposit_on
-            .deposit(&mailbox, &envelope)
-            .await
-            .assert_status(201);
-        mailboxes.push((mailbox, envelope, token));
+        sent.push(deposit_on.deposit_new(&app, mailbox).await);
     }
     let received = receiver.wait_for(8, EVENTUALLY).await;
     receiver
-        .assert_stays(
-            8,
-            Duration::from_millis(1500),
-            "an envelope delivered twice",
-        )
+        .assert_stays(8, QUIET, "an envelope delivered twice")
         .await;
     let ids: HashSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), 8, "one request per mailbox");
-    for (mailbox, envelope, token) in &mailboxes {
+    for deposited in &sent {
         let request = received
             .iter()
-            .find(|r| r.delivery().mailbox_id == mailbox.id)
+            .find(|r| r.delivery().mailbox_id == deposited.mailbox.id)
             .expect("each mailbox delivered");
-        check_delivery(request, &app, mailbox, envelope, token);
-        a.poll(&app, mailbox, 0)
+        check_delivery(request, &app, deposited);
+        a.poll(&app, &deposited.mailbox, 0)
             .await
             .assert_problem(404, "not-found", None);
     }
-    let delivered = |metrics: &support_webhook::Metrics| metrics.deliveries("delivered");
+    let delivered = |metrics: &Metrics| metrics.deliveries("delivered");
     let mut total = 0.0;
     let start = Instant::now();
     while total < 8.0 && start.elapsed() < EVENTUALLY {
@@ -118,11 +84,8 @@ impl Doomed {
                 .expect("a runtime");
             let gateway = runtime.block_on(async {
                 let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-                let store =
-                    RedisStore::connect(SHARED_REDIS, &prefix, WakeHub::default(), clock.clone())
-                        .await
-                        .expect("the shared Redis store connects");
-                Gateway::start_with(webhook_config(), Arc::new(store), clock)
+                let store = shared_store(&prefix, clock.clone()).await;
+                Gateway::start_with(webhook_config(), store, clock)
                     .await
                     .expect("the gateway starts")
             });
@@ -163,17 +126,14 @@ async fn an_instance_killed_mid_delivery_is_taken_over_by_the_other() {
     receiver.script([Step::hang()]);
     let mut a = Doomed::start(&prefix.prefix).await;
     let app = register_with_webhook(a.gw(), &receiver).await;
-    let mailbox = a.gw().open(&app, 300).await;
-    let token = fake_id_token();
-    let envelope = app.seal(&mailbox, &token);
-    a.gw().deposit(&mailbox, &envelope).await.assert_status(201);
+    let sent = a.gw().open_and_deposit(&app, 300).await;
     let first = receiver.wait_for(1, EVENTUALLY).await.remove(0);
-    check_delivery(&first, &app, &mailbox, &envelope, &token);
+    check_delivery(&first, &app, &sent);
 
     let b = prefix.gateway(webhook_config()).await;
     a.kill();
     let killed = Instant::now();
-    b.poll(&app, &mailbox, 0).await.assert_status(202);
+    b.poll(&app, &sent.mailbox, 0).await.assert_status(202);
     receiver
         .assert_stays(
             1,
@@ -189,17 +149,15 @@ async fn an_instance_killed_mid_delivery_is_taken_over_by_the_other() {
         received[1].at - killed
     );
     assert!(gap >= Duration::from_secs(28), "taken over after {gap:?}");
-    check_delivery(&received[1], &app, &mailbox, &envelope, &token);
+    check_delivery(&received[1], &app, &sent);
     assert_eq!(received[1].id, first.id, "one webhook-id across instances");
     b.wait_for_metric("a delivered outcome on B", 1.0, |m| {
         m.deliveries("delivered")
     })
     .await;
-    b.poll(&app, &mailbox, 0)
+    b.poll(&app, &sent.mailbox, 0)
         .await
         .assert_problem(404, "not-found", None);
-    receiver
-        .assert_stays(2, Duration::from_millis(1500), "a third attempt")
-        .await;
+    receiver.assert_stays(2, QUIET, "a third attempt").await;
     assert_eq!(b.metrics().await.consumed(), 1.0);
 }

@@ -197,7 +197,14 @@ mod tests {
             Err(WebhookError::BadSignature)
         );
         assert_eq!(
-            verify(std::slice::from_ref(&old), "msg_1", "100", &signature, b"bodz", 100),
+            verify(
+                std::slice::from_ref(&old),
+                "msg_1",
+                "100",
+                &signature,
+                b"bodz",
+                100
+            ),
             Err(WebhookError::BadSignature)
         );
         assert_eq!(

@@ -56,6 +56,7 @@ fi
 echo "keygen | seal | open printed: $out"
 
 step "deploy/: every file validated, and a live two-instance deployment scraped by Prometheus" && deploy/validate.sh
+step "load generator smoke: each sealgate-load scenario for 3 s against a debug gateway, zero errors" && benches/smoke.sh
 
 step "end-to-end demo: sealgate serve, register, request, a simulated phone sends, the app verifies" && examples/demo.sh
 

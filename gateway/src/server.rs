@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -153,6 +154,20 @@ async fn serve(
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(HTTP2_KEEP_ALIVE_INTERVAL))
         .keep_alive_timeout(HTTP2_KEEP_ALIVE_TIMEOUT);
+    let mut http1 = http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.config.limits.header_read_timeout());
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_KEEP_ALIVE_INTERVAL))
+        .keep_alive_timeout(HTTP2_KEEP_ALIVE_TIMEOUT);
+    let builders = Arc::new(Builders {
+        detect: builder,
+        http1,
+        http2,
+    });
     loop {
         tokio::select! {
             accepted = api.accept() => match accepted {
@@ -162,7 +177,7 @@ async fn serve(
                         let app = app.clone();
                         async move { Ok::<_, std::convert::Infallible>(router::serve_api(&app, request, peer).await) }
                     });
-                    spawn_connection(&builder, &graceful, stream, tls.clone(), header_timeout, service);
+                    spawn_connection(&builders, &graceful, &stopping, stream, tls.clone(), header_timeout, service);
                 }
                 Err(error) => accept_error(error).await,
             },
@@ -173,7 +188,7 @@ async fn serve(
                         let app = app.clone();
                         async move { Ok::<_, std::convert::Infallible>(router::serve_metrics(&app, request).await) }
                     });
-                    spawn_connection(&builder, &graceful, stream, None, header_timeout, service);
+                    spawn_connection(&builders, &graceful, &stopping, stream, None, header_timeout, service);
                 }
                 Err(error) => accept_error(error).await,
             },
@@ -192,9 +207,54 @@ async fn serve(
     }
 }
 
+/// The connection builders, configured alike: one that reads the protocol off the connection
+/// (TLS), and hyper's own for each protocol, chosen by peeking at the first bytes (plain TCP):
+/// a connection then holds only its protocol's state, not the auto builder's for both.
+struct Builders {
+    detect: auto::Builder<TokioExecutor>,
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+/// What a connection's future ends with.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a plain-TCP client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// The connection preface a client with prior knowledge of HTTP/2 sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Tells the protocol from the first bytes, leaving them unread, as the auto builder would
+/// from reading them. Peeking matters: when the builder reads them itself, it hands them to
+/// hyper as a short first read, and hyper's HTTP/1 read buffer then doubles from 8 to 16 KiB
+/// on every connection (most of the memory of an idle keep-alive connection or a long-poll).
+async fn peek_protocol(stream: &TcpStream) -> std::io::Result<Protocol> {
+    let mut first = [0u8; H2_PREFACE.len()];
+    loop {
+        let read = stream.peek(&mut first).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if first[..read] != H2_PREFACE[..read] {
+            return Ok(Protocol::Http1);
+        }
+        if read == H2_PREFACE.len() {
+            return Ok(Protocol::Http2);
+        }
+        // The start of the preface: the rest is on its way (peeking again at once would spin).
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 fn spawn_connection<S, B>(
-    builder: &auto::Builder<TokioExecutor>,
+    builders: &Arc<Builders>,
     graceful: &GracefulShutdown,
+    stopping: &watch::Receiver<bool>,
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     first_byte_timeout: Duration,
@@ -212,22 +272,42 @@ fn spawn_connection<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let builder = builder.clone();
+    let builders = builders.clone();
     let watcher = graceful.watcher();
+    let mut stopping = stopping.clone();
     tokio::spawn(async move {
-        let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
+        let served: std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> = match tls
+        {
             None => {
+                // No first byte in time, the client gone, or the gateway stopping: close.
+                let protocol = tokio::select! {
+                    protocol = tokio::time::timeout(first_byte_timeout, peek_protocol(&stream)) => protocol,
+                    () = stopped(&mut stopping) => return,
+                };
                 let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
-                Box::pin(watcher.watch(builder.serve_connection(io, service).into_owned()))
+                match protocol {
+                    Ok(Ok(Protocol::Http1)) => {
+                        let connection = builders.http1.serve_connection(io, service);
+                        Box::pin(async move { Ok(watcher.watch(connection).await?) })
+                    }
+                    Ok(Ok(Protocol::Http2)) => {
+                        let connection = builders.http2.serve_connection(io, service);
+                        Box::pin(async move { Ok(watcher.watch(connection).await?) })
+                    }
+                    _ => return,
+                }
             }
             Some(acceptor) => {
-                let Ok(Ok(stream)) =
-                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                // Boxed: the handshake's state is large, and would otherwise size every
+                // connection's task, TLS or not.
+                let handshake = Box::pin(acceptor.accept(stream));
+                let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await
                 else {
                     return;
                 };
                 let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
-                Box::pin(watcher.watch(builder.serve_connection(io, service).into_owned()))
+                let connection = builders.detect.serve_connection(io, service).into_owned();
+                Box::pin(watcher.watch(connection))
             }
         };
         if let Err(error) = served.await {

@@ -3,15 +3,16 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::clients::short;
-use super::{HttpResponse, authenticate, json_response, no_content};
+use super::{HttpResponse, authenticate, json_text_response, no_content};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::http::body::{parse_json, require_content_type};
@@ -20,10 +21,29 @@ use crate::store::{
     ClientRecord, Delivery, DepositOutcome, MailboxRecord, OpenOutcome, TakeOutcome,
 };
 use crate::webhook::delivery_id;
-use sealgate_crypto::{Envelope, SignInRequest, random_token};
+use sealgate_crypto::{Envelope, SignInRequest, random_bytes};
 
 /// The media type of a compact JWE.
 pub const JOSE_MEDIA_TYPE: &str = "application/jose";
+
+/// The answer to a deposit (first or identical retry).
+const DEPOSITED: &[u8] = br#"{"status":"deposited"}"#;
+
+/// The answer to a poll that finds no envelope yet.
+const PENDING: &[u8] = br#"{"error":"authorization_pending","error_description":"the mailbox has no envelope yet; poll again"}"#;
+
+/// The answer to `POST /v1/mailboxes`. Members in alphabetical order, as `serde_json::Value`
+/// writes them.
+#[derive(Serialize)]
+struct Opened<'a> {
+    expires_at: String,
+    expires_in: u64,
+    kid: &'a str,
+    mailbox_id: &'a str,
+    nonce: &'a str,
+    poll_url: &'a str,
+    signin_request: String,
+}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -62,8 +82,13 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
         )));
     }
     let kid = chosen_kid(&client.jwks, request.kid.as_deref())?;
-    let nonce = request.nonce.unwrap_or_else(random_token::<16>);
-    let mailbox_id = random_token::<16>();
+    // Both ids from one read of the OS's randomness (one system call, not two): 128 random
+    // bits each, base64url, as `random_token::<16>` makes them.
+    let random = random_bytes::<32>();
+    let mailbox_id = URL_SAFE_NO_PAD.encode(&random[..16]);
+    let nonce = request
+        .nonce
+        .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(&random[16..]));
     // Rounded up to a whole second, the precision of `expires_at` and of the sign-in request's
     // `exp`, so that all three agree and none says "expired" before the mailbox is.
     let expires_at_ms = (app.clock.now_ms() + ttl * 1000).div_ceil(1000) * 1000;
@@ -105,18 +130,17 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
     app.metrics.mailboxes_opened.inc();
     tracing::debug!(client = %short(&client.client_id), mailbox = %short(&mailbox_id), ttl, "mailbox opened");
     let location = format!("/v1/mailboxes/{mailbox_id}");
-    let mut response = json_response(
-        StatusCode::CREATED,
-        &json!({
-            "mailbox_id": mailbox_id,
-            "expires_at": rfc3339(expires_at_ms),
-            "expires_in": ttl,
-            "kid": kid,
-            "nonce": nonce,
-            "signin_request": signin.to_uri(),
-            "poll_url": location,
-        }),
-    );
+    let opened = Opened {
+        expires_at: rfc3339(expires_at_ms),
+        expires_in: ttl,
+        kid: &kid,
+        mailbox_id: &mailbox_id,
+        nonce: &nonce,
+        poll_url: &location,
+        signin_request: signin.to_uri(),
+    };
+    let body = serde_json::to_vec(&opened).expect("strings and numbers serialize");
+    let mut response = json_text_response(StatusCode::CREATED, Bytes::from(body));
     response.headers_mut().insert(
         header::LOCATION,
         HeaderValue::try_from(location).expect("ids are URL-safe"),
@@ -188,14 +212,14 @@ pub async fn deposit(
                 webhooks.poke();
             }
             tracing::debug!(mailbox = %short(mailbox_id), "envelope deposited");
-            Ok(json_response(
+            Ok(json_text_response(
                 StatusCode::CREATED,
-                &json!({ "status": "deposited" }),
+                Bytes::from_static(DEPOSITED),
             ))
         }
-        DepositOutcome::Identical => Ok(json_response(
+        DepositOutcome::Identical => Ok(json_text_response(
             StatusCode::OK,
-            &json!({ "status": "deposited" }),
+            Bytes::from_static(DEPOSITED),
         )),
         DepositOutcome::Conflict => Err(ApiError::DepositConflict),
         DepositOutcome::NotFound => Err(ApiError::NotFound),
@@ -266,45 +290,81 @@ fn check_header(
 /// `GET /v1/mailboxes/{id}?wait=N`: the owning client long-polls; the envelope is consumed
 /// atomically, so of many pollers on any number of instances exactly one receives it.
 pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+    prepare_poll(app, parts, mailbox_id).await?.run(app).await
+}
+
+/// A long-poll, checked and authenticated, that owns the little it needs to wait: the router
+/// releases the request before [`LongPoll::run`], since the request head pins the
+/// connection's read buffer (8 KiB in hyper), and a waiter may hold it for a minute.
+pub struct LongPoll {
+    mailbox_id: String,
+    client_id: String,
+    wait: Duration,
+}
+
+/// The first half of [`poll`]: reads `wait` and authenticates the client.
+pub async fn prepare_poll(
+    app: &App,
+    parts: &Parts,
+    mailbox_id: &str,
+) -> Result<LongPoll, ApiError> {
     let wait = wait_param(parts.uri.query())?;
     let client = authenticate(app, &parts.headers, None).await?;
-    let wait = Duration::from_secs(wait.min(app.config.limits.max_wait_secs));
-    let _permit = if wait.is_zero() {
-        None
-    } else {
-        let permit = app.waiter_cap.acquire(&client.client_id).ok_or_else(|| {
-            app.metrics.limited.with_label_values(&["waiters"]).inc();
-            ApiError::TooManyRequests {
-                limit: "too-many-waiters",
-                detail: "this client has too many long-polls waiting".into(),
-                retry_after: 1,
-            }
-        })?;
-        Some(permit)
-    };
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let mut waiter = app.store.watch(mailbox_id).await?;
-        match app.store.take(mailbox_id, &client.client_id).await? {
-            TakeOutcome::Envelope(envelope) => return Ok(delivered(app, mailbox_id, envelope)),
-            TakeOutcome::NotFound => return Err(ApiError::NotFound),
-            TakeOutcome::Pending => {}
-        }
-        if wait.is_zero() || tokio::time::Instant::now() >= deadline || app.is_shutting_down() {
-            return Ok(pending(wait.is_zero()));
-        }
-        let _gauge = WaiterGauge::enter(app);
-        tokio::select! {
-            () = waiter.wait() => continue,
-            () = tokio::time::sleep_until(deadline) => {}
-            () = app.shutting_down() => return Ok(pending(false)),
-        }
-        // One last look, in case the deposit raced the deadline.
-        return match app.store.take(mailbox_id, &client.client_id).await? {
-            TakeOutcome::Envelope(envelope) => Ok(delivered(app, mailbox_id, envelope)),
-            TakeOutcome::NotFound => Err(ApiError::NotFound),
-            TakeOutcome::Pending => Ok(pending(false)),
+    Ok(LongPoll {
+        mailbox_id: mailbox_id.to_owned(),
+        client_id: client.client_id,
+        wait: Duration::from_secs(wait.min(app.config.limits.max_wait_secs)),
+    })
+}
+
+impl LongPoll {
+    /// The second half of [`poll`]: takes the envelope, or waits for it up to `wait`.
+    pub async fn run(self, app: &App) -> Result<HttpResponse, ApiError> {
+        let Self {
+            mailbox_id,
+            client_id,
+            wait,
+        } = self;
+        let mailbox_id = mailbox_id.as_str();
+        let _permit = if wait.is_zero() {
+            None
+        } else {
+            let permit = app.waiter_cap.acquire(&client_id).ok_or_else(|| {
+                app.metrics.limited.with_label_values(&["waiters"]).inc();
+                ApiError::TooManyRequests {
+                    limit: "too-many-waiters",
+                    detail: "this client has too many long-polls waiting".into(),
+                    retry_after: 1,
+                }
+            })?;
+            Some(permit)
         };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut waiter = app.store.watch(mailbox_id).await?;
+            match app.store.take(mailbox_id, &client_id).await? {
+                TakeOutcome::Envelope(envelope) => {
+                    return Ok(delivered(app, mailbox_id, envelope));
+                }
+                TakeOutcome::NotFound => return Err(ApiError::NotFound),
+                TakeOutcome::Pending => {}
+            }
+            if wait.is_zero() || tokio::time::Instant::now() >= deadline || app.is_shutting_down() {
+                return Ok(pending(wait.is_zero()));
+            }
+            let _gauge = WaiterGauge::enter(app);
+            tokio::select! {
+                () = waiter.wait() => continue,
+                () = tokio::time::sleep_until(deadline) => {}
+                () = app.shutting_down() => return Ok(pending(false)),
+            }
+            // One last look, in case the deposit raced the deadline.
+            return match app.store.take(mailbox_id, &client_id).await? {
+                TakeOutcome::Envelope(envelope) => Ok(delivered(app, mailbox_id, envelope)),
+                TakeOutcome::NotFound => Err(ApiError::NotFound),
+                TakeOutcome::Pending => Ok(pending(false)),
+            };
+        }
     }
 }
 
@@ -331,13 +391,7 @@ fn delivered(app: &App, mailbox_id: &str, envelope: Bytes) -> HttpResponse {
 
 /// `202` with the OAuth device-flow code: nothing yet, ask again.
 fn pending(was_immediate: bool) -> HttpResponse {
-    let mut response = json_response(
-        StatusCode::ACCEPTED,
-        &json!({
-            "error": "authorization_pending",
-            "error_description": "the mailbox has no envelope yet; poll again",
-        }),
-    );
+    let mut response = json_text_response(StatusCode::ACCEPTED, Bytes::from_static(PENDING));
     let retry_after = if was_immediate { 1u64 } else { 0 };
     response
         .headers_mut()
@@ -373,5 +427,44 @@ impl<'a> WaiterGauge<'a> {
 impl Drop for WaiterGauge<'_> {
     fn drop(&mut self) {
         self.app.metrics.longpoll_waiters.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The bodies written without a `serde_json::Value` are the bytes a `Value` would write.
+    #[test]
+    fn prebuilt_bodies_match_json_values() {
+        assert_eq!(
+            DEPOSITED,
+            json!({ "status": "deposited" }).to_string().as_bytes()
+        );
+        let pending = json!({
+            "error": "authorization_pending",
+            "error_description": "the mailbox has no envelope yet; poll again",
+        });
+        assert_eq!(PENDING, pending.to_string().as_bytes());
+        let opened = Opened {
+            expires_at: "2026-01-01T00:00:00Z".into(),
+            expires_in: 120,
+            kid: "k",
+            mailbox_id: "m",
+            nonce: "n",
+            poll_url: "/v1/mailboxes/m",
+            signin_request: "sealgate:signin?v=1".into(),
+        };
+        let value = json!({
+            "mailbox_id": "m",
+            "expires_at": "2026-01-01T00:00:00Z",
+            "expires_in": 120,
+            "kid": "k",
+            "nonce": "n",
+            "signin_request": "sealgate:signin?v=1",
+            "poll_url": "/v1/mailboxes/m",
+        });
+        assert_eq!(serde_json::to_string(&opened).unwrap(), value.to_string());
     }
 }

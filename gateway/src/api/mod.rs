@@ -19,11 +19,17 @@ pub type HttpResponse = Response<Full<Bytes>>;
 
 /// A JSON response that must not be cached.
 pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+    json_text_response(status, Bytes::from(body.to_string()))
+}
+
+/// A JSON response that must not be cached, from JSON text already serialized (the hot
+/// routes skip building a `serde_json::Value` tree for their answer).
+pub(crate) fn json_text_response(status: StatusCode, body: Bytes) -> HttpResponse {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Full::new(body))
         .expect("valid response")
 }
 

@@ -56,7 +56,16 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 impl<'a> Route<'a> {
     /// Matches a path. Ids must be non-empty and URL-safe.
     pub fn from_path(path: &'a str) -> Self {
-        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        // No route has more than five segments; no allocation per request.
+        let mut segments = [""; 6];
+        let mut count = 0;
+        for segment in path.strip_prefix('/').unwrap_or(path).split('/') {
+            if count == segments.len() {
+                return Route::Unknown;
+            }
+            segments[count] = segment;
+            count += 1;
+        }
         let id_ok = |id: &str| {
             !id.is_empty()
                 && id.len() <= 128
@@ -64,7 +73,7 @@ impl<'a> Route<'a> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        match segments[..] {
+        match segments[..count] {
             ["v1", "clients"] => Route::Clients,
             ["v1", "clients", id] if id_ok(id) => Route::Client(id),
             ["v1", "clients", id, "jwks"] if id_ok(id) => Route::ClientJwks(id),
@@ -117,9 +126,22 @@ pub async fn serve_api(app: &App, request: Request<Incoming>, peer: SocketAddr) 
     let route = Route::from_path(parts.uri.path());
     let method = method_label(&parts.method);
     let template = route.template();
-    let response = dispatch(app, &route, &parts, body, peer)
-        .await
-        .unwrap_or_else(ApiError::into_response);
+    let response = match (&route, &parts.method) {
+        // A long-poll keeps nothing of the request while it waits: the request head lives in
+        // the connection's read buffer, which it would pin for up to a minute per waiter.
+        (Route::Mailbox(id), &Method::GET) => {
+            let prepared = api::mailboxes::prepare_poll(app, &parts, id).await;
+            drop((parts, body));
+            match prepared {
+                Ok(poll) => poll.run(app).await,
+                Err(error) => Err(error),
+            }
+        }
+        // Boxed, so that the long-poll's state alone sizes this future: hyper keeps it for
+        // the request's whole life, a minute for a long-poll.
+        _ => Box::pin(dispatch(app, &route, &parts, body, peer)).await,
+    }
+    .unwrap_or_else(ApiError::into_response);
     app.metrics.observe_request(
         template,
         method,

@@ -3,6 +3,7 @@
 pub mod clients;
 pub mod mailboxes;
 pub mod ops;
+pub mod poll;
 pub mod webhooks;
 
 use bytes::Bytes;

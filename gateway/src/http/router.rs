@@ -130,7 +130,7 @@ pub async fn serve_api(app: &App, request: Request<Incoming>, peer: SocketAddr) 
         // A long-poll keeps nothing of the request while it waits: the request head lives in
         // the connection's read buffer, which it would pin for up to a minute per waiter.
         (Route::Mailbox(id), &Method::GET) => {
-            let prepared = api::mailboxes::prepare_poll(app, &parts, id).await;
+            let prepared = api::poll::prepare_poll(app, &parts, id).await;
             drop((parts, body));
             match prepared {
                 Ok(poll) => poll.run(app).await,
@@ -189,7 +189,7 @@ async fn dispatch(
         (Route::Mailbox(id), &Method::PUT) => {
             api::mailboxes::deposit(app, parts, id, peer.ip(), read(body).await?).await
         }
-        (Route::Mailbox(id), &Method::GET) => api::mailboxes::poll(app, parts, id).await,
+        (Route::Mailbox(id), &Method::GET) => api::poll::poll(app, parts, id).await,
         (Route::Mailbox(id), &Method::DELETE) => api::mailboxes::cancel(app, parts, id).await,
         (Route::Healthz, &Method::GET) => Ok(api::ops::healthz()),
         (Route::Readyz, &Method::GET) => api::ops::readyz(app).await,

@@ -1,0 +1,151 @@
+//! `GET /v1/mailboxes/{id}?wait=N`: the owning client's long-poll.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use super::clients::short;
+use super::mailboxes::JOSE_MEDIA_TYPE;
+use super::{HttpResponse, authenticate, json_text_response};
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::store::TakeOutcome;
+
+/// The answer to a poll that finds no envelope yet.
+pub(super) const PENDING: &[u8] = br#"{"error":"authorization_pending","error_description":"the mailbox has no envelope yet; poll again"}"#;
+
+/// `GET /v1/mailboxes/{id}?wait=N`: the owning client long-polls; the envelope is consumed
+/// atomically, so of many pollers on any number of instances exactly one receives it.
+pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+    prepare_poll(app, parts, mailbox_id).await?.run(app).await
+}
+
+/// A long-poll, checked and authenticated, that owns the little it needs to wait: the router
+/// releases the request before [`LongPoll::run`], since the request head pins the
+/// connection's read buffer (8 KiB in hyper), and a waiter may hold it for a minute.
+pub struct LongPoll {
+    mailbox_id: String,
+    client_id: String,
+    wait: Duration,
+}
+
+/// The first half of [`poll`]: reads `wait` and authenticates the client.
+pub async fn prepare_poll(
+    app: &App,
+    parts: &Parts,
+    mailbox_id: &str,
+) -> Result<LongPoll, ApiError> {
+    let wait = wait_param(parts.uri.query())?;
+    let client = authenticate(app, &parts.headers, None).await?;
+    Ok(LongPoll {
+        mailbox_id: mailbox_id.to_owned(),
+        client_id: client.client_id,
+        wait: Duration::from_secs(wait.min(app.config.limits.max_wait_secs)),
+    })
+}
+
+impl LongPoll {
+    /// The second half of [`poll`]: takes the envelope, or waits for it up to `wait`.
+    pub async fn run(self, app: &App) -> Result<HttpResponse, ApiError> {
+        let Self {
+            mailbox_id,
+            client_id,
+            wait,
+        } = self;
+        let mailbox_id = mailbox_id.as_str();
+        let _permit = if wait.is_zero() {
+            None
+        } else {
+            let permit = app.waiter_cap.acquire(&client_id).ok_or_else(|| {
+                app.metrics.limited.with_label_values(&["waiters"]).inc();
+                ApiError::TooManyRequests {
+                    limit: "too-many-waiters",
+                    detail: "this client has too many long-polls waiting".into(),
+                    retry_after: 1,
+                }
+            })?;
+            Some(permit)
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut waiter = app.store.watch(mailbox_id).await?;
+            match app.store.take(mailbox_id, &client_id).await? {
+                TakeOutcome::Envelope(envelope) => {
+                    return Ok(delivered(app, mailbox_id, envelope));
+                }
+                TakeOutcome::NotFound => return Err(ApiError::NotFound),
+                TakeOutcome::Pending => {}
+            }
+            if wait.is_zero() || tokio::time::Instant::now() >= deadline || app.is_shutting_down() {
+                return Ok(pending(wait.is_zero()));
+            }
+            let _gauge = WaiterGauge::enter(app);
+            tokio::select! {
+                () = waiter.wait() => continue,
+                () = tokio::time::sleep_until(deadline) => {}
+                () = app.shutting_down() => return Ok(pending(false)),
+            }
+            // One last look, in case the deposit raced the deadline.
+            return match app.store.take(mailbox_id, &client_id).await? {
+                TakeOutcome::Envelope(envelope) => Ok(delivered(app, mailbox_id, envelope)),
+                TakeOutcome::NotFound => Err(ApiError::NotFound),
+                TakeOutcome::Pending => Ok(pending(false)),
+            };
+        }
+    }
+}
+
+fn delivered(app: &App, mailbox_id: &str, envelope: Bytes) -> HttpResponse {
+    app.metrics.mailboxes_consumed.inc();
+    tracing::debug!(mailbox = %short(mailbox_id), "envelope consumed");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, JOSE_MEDIA_TYPE)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(envelope))
+        .expect("valid response")
+}
+
+/// `202` with the OAuth device-flow code: nothing yet, ask again.
+fn pending(was_immediate: bool) -> HttpResponse {
+    let mut response = json_text_response(StatusCode::ACCEPTED, Bytes::from_static(PENDING));
+    let retry_after = if was_immediate { 1u64 } else { 0 };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+/// The `wait` query parameter, seconds (0 when absent); other parameters are ignored.
+fn wait_param(query: Option<&str>) -> Result<u64, ApiError> {
+    let mut wait = 0;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "wait" {
+            wait = value.parse().map_err(|_| {
+                ApiError::InvalidRequest("wait must be a whole number of seconds".into())
+            })?;
+        }
+    }
+    Ok(wait)
+}
+
+/// Counts a long-poll in the waiters gauge while it waits.
+struct WaiterGauge<'a> {
+    app: &'a App,
+}
+
+impl<'a> WaiterGauge<'a> {
+    fn enter(app: &'a App) -> Self {
+        app.metrics.longpoll_waiters.inc();
+        Self { app }
+    }
+}
+
+impl Drop for WaiterGauge<'_> {
+    fn drop(&mut self) {
+        self.app.metrics.longpoll_waiters.dec();
+    }
+}

@@ -108,6 +108,34 @@ fn the_readme_example_prints_token() {
     assert_eq!(ok(&output), "token");
 }
 
+/// Ids are base64url, so a quarter of them start with `-`: they must not read as flags.
+#[test]
+fn ids_starting_with_a_dash_are_values() {
+    let dir = tempdir();
+    let (private, public) = keygen(dir.path(), "dash");
+    let args = [
+        "--aud",
+        "-client",
+        "--mbx",
+        "-mailbox_1",
+        "--exp",
+        "4000000000",
+    ];
+    let mut seal = vec!["seal", "--to", public.to_str().unwrap()];
+    seal.extend(args);
+    let envelope = ok(&run(dir.path(), &seal, b"token"));
+    let open = [
+        "open",
+        "--key",
+        private.to_str().unwrap(),
+        "--aud",
+        "-client",
+        "--mbx",
+        "-mailbox_1",
+    ];
+    assert_eq!(ok(&run(dir.path(), &open, envelope.as_bytes())), "token");
+}
+
 #[test]
 fn keygen_seal_open_round_trip() {
     let dir = tempdir();

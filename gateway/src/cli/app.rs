@@ -64,7 +64,8 @@ pub struct RequestArgs {
 /// Flags of `sealgate wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// The mailbox to wait on.
+    /// The mailbox to wait on. Ids are base64url and may start with `-`.
+    #[arg(allow_hyphen_values = true)]
     pub mailbox_id: String,
     /// The gateway's base URL, instead of the one saved at registration.
     #[arg(long, value_name = "URL")]

@@ -33,13 +33,13 @@ pub struct SealArgs {
     #[arg(long, value_name = "FILE")]
     pub to: PathBuf,
     /// Which key of a JWKS (its thumbprint); the first key by default.
-    #[arg(long, value_name = "KID")]
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
     /// Bind the envelope to this client id (`aud`).
-    #[arg(long, value_name = "CLIENT_ID")]
+    #[arg(long, value_name = "CLIENT_ID", allow_hyphen_values = true)]
     pub aud: Option<String>,
     /// Bind the envelope to this mailbox id (`mbx`).
-    #[arg(long, value_name = "MAILBOX_ID")]
+    #[arg(long, value_name = "MAILBOX_ID", allow_hyphen_values = true)]
     pub mbx: Option<String>,
     /// Expiry, seconds since the Unix epoch (`exp`).
     #[arg(long, value_name = "UNIX")]
@@ -53,10 +53,10 @@ pub struct OpenArgs {
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// Refuse the envelope unless its `aud` is this client id.
-    #[arg(long, value_name = "CLIENT_ID")]
+    #[arg(long, value_name = "CLIENT_ID", allow_hyphen_values = true)]
     pub aud: Option<String>,
     /// Refuse the envelope unless its `mbx` is this mailbox id.
-    #[arg(long, value_name = "MAILBOX_ID")]
+    #[arg(long, value_name = "MAILBOX_ID", allow_hyphen_values = true)]
     pub mbx: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 //! re-enabling it, secret rotation and its overlap, removal, and the SSRF refusals at
 //! registration and at delivery. Delivery itself and the metrics are in `webhooks.rs`.
 
+mod support_redis;
 mod support_webhook;
 
 use std::net::IpAddr;

@@ -4,6 +4,7 @@
 //! Registration, the SSRF refusals, secret rotation, 410 and removal are in
 //! `webhook_settings.rs`.
 
+mod support_redis;
 mod support_webhook;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 //! instance killed mid-delivery whose delivery the other instance takes over after the claim
 //! lease.
 
+mod support_redis;
 mod support_webhook;
 
 use std::collections::HashSet;

@@ -68,7 +68,9 @@ impl Backend {
 }
 
 /// Generates one `#[tokio::test]` per contract clause; `$make` evaluates to
-/// `(Backend, guard)`, the guard living until the test ends.
+/// `(Backend, guard)`, the guard living until the test ends. Unused by test files that take
+/// only the Redis helpers, as the module's other items are (`dead_code` is allowed there).
+#[allow(unused_macros)]
 macro_rules! contract_tests {
     ($make:expr) => {
         contract_tests!(@cases $make;
@@ -90,6 +92,7 @@ macro_rules! contract_tests {
         )*
     };
 }
+#[allow(unused_imports)]
 pub(crate) use contract_tests;
 
 /// Every clause in turn (for a backend that is costly to set up, like a cluster).

@@ -66,29 +66,6 @@ impl SharedPrefix {
 
 impl Drop for SharedPrefix {
     fn drop(&mut self) {
-        let Ok(mut conn) = connect_shared() else {
-            return;
-        };
-        let pattern = format!("{}*", self.prefix);
-        let mut cursor = 0u64;
-        loop {
-            let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut conn)
-            else {
-                return;
-            };
-            for key in keys.iter().filter(|key| key.starts_with(&self.prefix)) {
-                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(key).query(&mut conn);
-            }
-            if next == 0 {
-                return;
-            }
-            cursor = next;
-        }
+        crate::support_redis::delete_prefix(6379, &self.prefix);
     }
 }

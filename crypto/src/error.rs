@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Why a JWK or JWKS was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum JwkError {
     /// The text is not JSON.
     #[error("the key is not valid JSON")]
@@ -95,6 +96,7 @@ impl std::fmt::Display for Part {
 /// Every failure of the cryptography itself is the one opaque [`EnvelopeError::Decryption`], so
 /// that a caller cannot learn which check failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum EnvelopeError {
     /// The envelope is longer than [`crate::MAX_ENVELOPE_LEN`].
     #[error("the envelope is {len} bytes, more than the {max} allowed")]
@@ -165,6 +167,7 @@ pub enum EnvelopeError {
 
 /// Why an envelope could not be sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum SealError {
     /// The plaintext is longer than [`crate::MAX_PLAINTEXT_LEN`].
     #[error("the plaintext is {len} bytes, more than the {max} allowed")]
@@ -187,6 +190,7 @@ pub enum SealError {
 
 /// Why a sign-in request URI was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum SignInRequestError {
     /// It does not start with `sealgate:signin?`.
     #[error("not a sealgate sign-in request (it must start with `sealgate:signin?`)")]
@@ -218,6 +222,7 @@ pub enum SignInRequestError {
 
 /// Why an envelope's binding does not match what the app expected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum BindingError {
     /// A binding member is absent, so the envelope could be moved anywhere.
     #[error("the envelope header has no `{0}`, so it is not bound to a mailbox")]

@@ -23,6 +23,7 @@ const SECRET_KEY_LEN: usize = 32;
 
 /// Why a webhook secret or delivery was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WebhookError {
     /// The secret is not `whsec_` + base64 of 24 to 64 bytes.
     #[error("a webhook secret is whsec_ followed by base64 of 24 to 64 bytes")]

@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::limits::{ConcurrencyCap, RateLimiter};
 use crate::metrics::Metrics;
 use crate::store::{MeteredStore, SharedStore};
-use crate::webhook::ssrf::Policy;
 use crate::webhook::worker::Webhooks;
 
 /// Everything a request handler may use.
@@ -47,18 +46,9 @@ impl App {
         let limits = &config.limits;
         let metrics = Metrics::new(store.kind());
         let store: SharedStore = Arc::new(MeteredStore::new(store, metrics.store_errors.clone()));
-        let hooks = &config.webhooks;
-        let webhooks = if hooks.enabled {
-            let policy = Policy {
-                allow_insecure: hooks.allow_insecure,
-                allow_private: hooks.allow_private,
-            };
-            Some(Arc::new(Webhooks::new(
-                policy,
-                hooks.concurrency,
-                hooks.per_endpoint,
-                hooks.secret_overlap_secs,
-            )?))
+        let webhooks = if config.webhooks.enabled {
+            let delivery = (store.clone(), metrics.clone(), clock.clone());
+            Some(Arc::new(Webhooks::new(delivery, &config.webhooks)?))
         } else {
             None
         };

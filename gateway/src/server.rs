@@ -79,7 +79,10 @@ impl Gateway {
         let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
         let app = Arc::new(App::new(config, store, clock, stopping.clone())?);
         if let Some(webhooks) = &app.webhooks {
-            tokio::spawn(crate::webhook::worker::run(app.clone(), webhooks.clone()));
+            tokio::spawn(crate::webhook::worker::run(
+                webhooks.clone(),
+                stopping.clone(),
+            ));
         }
         let task = tokio::spawn(serve(app.clone(), api, metrics, tls, stopping, grace));
         tracing::info!(%api_addr, %metrics_addr, store = app.store.kind(), "sealgate serving");

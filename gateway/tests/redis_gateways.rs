@@ -160,7 +160,7 @@ async fn wait_for_waiters(node: &Node, n: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_per_open_mailbox() {
     use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
-    use sealgate_crypto::random_token;
+    use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
 
     let redis = RedisServer::start();
     let clock = support_redis::TestClock::new();
@@ -177,7 +177,10 @@ async fn bytes_per_open_mailbox() {
             client_id: random_token::<16>(),
             name: format!("app {i}"),
             secret_hash: random_token::<32>(),
-            jwks: serde_json::json!({ "keys": [] }),
+            jwks: Jwks::new(vec![
+                PrivateKey::generate(Algorithm::Hpke4).public_key().clone(),
+            ])
+            .unwrap(),
             created_at: 0,
             revision: 1,
             webhook: None,

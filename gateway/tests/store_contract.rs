@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use sealgate::clock::Clock as _;
 use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
-use sealgate_crypto::random_token;
-use serde_json::json;
+use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
 
 use support_redis::contract::{Backend, contract_tests};
 use support_redis::{SHARED_REDIS, SharedPrefix, TestClock, query};
@@ -51,7 +50,10 @@ fn records() -> (ClientRecord, MailboxRecord) {
         client_id: random_token::<16>(),
         name: "layout".into(),
         secret_hash: random_token::<32>(),
-        jwks: json!({ "keys": [] }),
+        jwks: Jwks::new(vec![
+            PrivateKey::generate(Algorithm::Hpke4).public_key().clone(),
+        ])
+        .unwrap(),
         created_at: 0,
         revision: 1,
         webhook: None,

@@ -14,7 +14,7 @@ use crate::http::auth::{check_bearer, hash_secret};
 use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::ClientRecord;
-use crate::webhook::WebhookSettings;
+use crate::store::WebhookSettings;
 use sealgate_crypto::{Jwks, random_token};
 
 /// The longest client name.
@@ -67,7 +67,7 @@ pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRespo
         client_id: client_id.clone(),
         name: name.to_owned(),
         secret_hash: hash_secret(&secret),
-        jwks: jwks.to_value(),
+        jwks,
         created_at,
         revision: 1,
         webhook: webhook.as_ref().map(|(settings, _)| settings.clone()),
@@ -81,7 +81,7 @@ pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRespo
         "client_secret_expires_at": 0,
         "client_id_issued_at": created_at,
         "name": record.name,
-        "jwks": record.jwks,
+        "jwks": record.jwks.to_value(),
         "token_endpoint_auth_method": "client_secret_basic",
     });
     if let Some((_, webhook_secret)) = &webhook {
@@ -104,7 +104,7 @@ pub async fn jwks(app: &App, parts: &Parts, client_id: &str) -> Result<HttpRespo
         .client(client_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let body = json!({ "keys": record.jwks["keys"] }).to_string();
+    let body = record.jwks.to_value().to_string();
     let etag = format!(
         "\"{}\"",
         &base64_url(&Sha256::digest(body.as_bytes()))[..22]
@@ -156,12 +156,12 @@ pub async fn rotate_jwks(
     let rotation: Rotation = parse_metadata_json(&body)?;
     let jwks = parse_jwks(&json!({ "keys": rotation.keys }))?;
     let (record, ()) = super::modify_client(app, record, |record| {
-        record.jwks = jwks.to_value();
+        record.jwks = jwks.clone();
         Ok(())
     })
     .await?;
     tracing::info!(client = %short(client_id), keys = jwks.keys().len(), "keys rotated");
-    Ok(json_response(StatusCode::OK, &record.jwks))
+    Ok(json_response(StatusCode::OK, &record.jwks.to_value()))
 }
 
 /// `DELETE /v1/clients/{id}`: removes the client and its mailboxes.

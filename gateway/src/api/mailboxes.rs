@@ -17,7 +17,7 @@ use crate::http::body::{parse_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::{ClientRecord, Delivery, DepositOutcome, MailboxRecord, OpenOutcome};
 use crate::webhook::delivery_id;
-use sealgate_crypto::{Envelope, SignInRequest, random_bytes};
+use sealgate_crypto::{Envelope, Jwks, SignInRequest, random_bytes};
 
 /// The media type of a compact JWE.
 pub const JOSE_MEDIA_TYPE: &str = "application/jose";
@@ -144,19 +144,14 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
 /// The `kid` the sign-in request names: `requested` if it is one of the client's keys, else
 /// the first key. The stored JWKS was validated at registration, so its `kid`s are
 /// thumbprints.
-fn chosen_kid(jwks: &serde_json::Value, requested: Option<&str>) -> Result<String, ApiError> {
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|key| key["kid"].as_str())
-        .collect();
+fn chosen_kid(jwks: &Jwks, requested: Option<&str>) -> Result<String, ApiError> {
     match requested {
-        None => kids
+        None => jwks
+            .keys()
             .first()
-            .map(|kid| (*kid).to_owned())
+            .map(|key| key.thumbprint().to_owned())
             .ok_or_else(|| ApiError::Internal("stored JWKS has no key".into())),
-        Some(kid) if kids.contains(&kid) => Ok(kid.to_owned()),
+        Some(kid) if jwks.find(kid).is_some() => Ok(kid.to_owned()),
         Some(_) => Err(ApiError::InvalidRequest(
             "kid names no key of this client".into(),
         )),
@@ -248,15 +243,11 @@ fn check_header(
     app: &App,
     envelope: &Envelope,
     mailbox: &MailboxRecord,
-    jwks: &serde_json::Value,
+    jwks: &Jwks,
 ) -> Result<(), ApiError> {
     let header = envelope.header();
     let mismatch = |detail: &str| Err(ApiError::EnvelopeMismatch(detail.to_owned()));
-    let known_kid = jwks["keys"].as_array().is_some_and(|keys| {
-        keys.iter()
-            .any(|key| key["kid"].as_str() == Some(header.kid()))
-    });
-    if !known_kid {
+    if jwks.find(header.kid()).is_none() {
         return mismatch("the envelope's kid is not a key of this mailbox's client");
     }
     match header.aud() {

@@ -13,7 +13,7 @@ use http_body_util::Full;
 use crate::app::App;
 use crate::http::auth::BasicCredentials;
 use crate::http::error::ApiError;
-use crate::store::{ClientRecord, UpdateOutcome};
+use crate::store::{ClientRecord, StoreError, UpdateOutcome};
 
 /// The response type of every handler.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -40,6 +40,17 @@ pub(crate) fn no_content() -> HttpResponse {
         .status(StatusCode::NO_CONTENT)
         .body(Full::default())
         .expect("valid response")
+}
+
+/// A store failure, as the API answers it: 503 while the backend is unreachable, 500 (details
+/// logged) for data it cannot read.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => ApiError::StoreUnavailable,
+            StoreError::Corrupt(detail) => ApiError::Internal(detail),
+        }
+    }
 }
 
 /// How often a change to a client record is re-applied when another change got in first.
@@ -83,7 +94,7 @@ pub(crate) async fn authenticate(
         credentials.compare_with_nothing();
         return Err(ApiError::InvalidClient);
     };
-    if !credentials.matches(&record) {
+    if !credentials.matches(&record.secret_hash) {
         return Err(ApiError::InvalidClient);
     }
     if expected.is_some_and(|id| id != record.client_id) {

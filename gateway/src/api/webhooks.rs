@@ -13,7 +13,7 @@ use crate::clock::rfc3339;
 use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::ClientRecord;
-use crate::webhook::WebhookSettings;
+use crate::store::WebhookSettings;
 use crate::webhook::worker::Webhooks;
 
 #[derive(Deserialize)]
@@ -66,7 +66,7 @@ fn record_view(client: &ClientRecord) -> Value {
         "client_id": client.client_id,
         "name": client.name,
         "client_id_issued_at": client.created_at,
-        "jwks": client.jwks,
+        "jwks": client.jwks.to_value(),
         "webhook": public_view(&client.webhook),
     })
 }

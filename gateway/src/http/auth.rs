@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::store::ClientRecord;
 
 /// Client id and secret as presented in `Authorization: Basic`.
 pub struct BasicCredentials {
@@ -44,13 +43,11 @@ impl BasicCredentials {
         })
     }
 
-    /// Whether the secret matches the record's hash; constant time in the secret.
-    pub fn matches(&self, record: &ClientRecord) -> bool {
+    /// Whether the secret matches `stored_hash` (what [`hash_secret`] made of the real one);
+    /// constant time in the secret.
+    pub fn matches(&self, stored_hash: &str) -> bool {
         let presented = hash_secret(&self.secret);
-        presented
-            .as_bytes()
-            .ct_eq(record.secret_hash.as_bytes())
-            .into()
+        presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
     }
 
     /// Burns the same time as a real comparison, for unknown client ids.

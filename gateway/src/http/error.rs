@@ -7,8 +7,6 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::json;
 
-use crate::store::StoreError;
-
 /// The prefix of every problem `type`: a tag URI (RFC 4151), stable and not dereferenced.
 pub const PROBLEM_TYPE_PREFIX: &str = "tag:sealgate,2026:problem:";
 
@@ -76,15 +74,6 @@ pub enum ApiError {
     /// A bug or corrupt data; details are logged, not sent.
     #[error("internal error")]
     Internal(String),
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(_) => ApiError::StoreUnavailable,
-            StoreError::Corrupt(detail) => ApiError::Internal(detail),
-        }
-    }
 }
 
 impl ApiError {

@@ -3,141 +3,29 @@
 
 mod memory;
 mod metered;
+mod records;
 mod redis;
 mod wake;
+mod webhook_settings;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
+pub use records::{
+    ClientRecord, Delivery, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
+    OpenOutcome, TakeOutcome, UpdateOutcome,
+};
 pub use redis::RedisStore;
 pub use wake::{Waiter, WakeHub};
-
-/// A registered client as the store keeps it: public keys and a hash of the secret, no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientRecord {
-    /// The client id.
-    pub client_id: String,
-    /// The human-readable name given at registration.
-    pub name: String,
-    /// SHA-256 of the client secret, base64url.
-    pub secret_hash: String,
-    /// The public JWKS, as JSON.
-    pub jwks: serde_json::Value,
-    /// Registration time, seconds since the epoch.
-    pub created_at: u64,
-    /// Changes with every update of the record.
-    pub revision: u64,
-    /// Webhook delivery settings, when the client has a webhook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<crate::webhook::WebhookSettings>,
-}
-
-/// A pending webhook delivery as the store keeps it (never the envelope: that stays in its
-/// mailbox).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delivery {
-    /// The `webhook-id`, derived from the mailbox id.
-    pub id: String,
-    /// The mailbox whose envelope is delivered.
-    pub mailbox_id: String,
-    /// Its client.
-    pub client_id: String,
-    /// Failed attempts so far.
-    pub attempt: u32,
-    /// When it is due, milliseconds since the epoch; a claim moves it to the end of the lease.
-    pub next_attempt_at_ms: u64,
-    /// The mailbox's expiry: after it, the delivery is dropped.
-    pub expires_at_ms: u64,
-    /// When the envelope was deposited.
-    pub created_at_ms: u64,
-}
-
-/// What leasing a mailbox's envelope for a webhook attempt found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeaseOutcome {
-    /// The envelope, now held by this attempt until the lease ends.
-    Leased(Bytes),
-    /// Another attempt holds it.
-    Busy,
-    /// Nothing to deliver: consumed, cancelled, expired, or never deposited.
-    Gone,
-}
-
-/// A mailbox as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailboxRecord {
-    /// The mailbox id (the phone's capability).
-    pub mailbox_id: String,
-    /// The owning client.
-    pub client_id: String,
-    /// Expiry, milliseconds since the epoch.
-    pub expires_at_ms: u64,
-}
-
-/// What a client update did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateOutcome {
-    /// The record is replaced.
-    Updated,
-    /// No such client.
-    Missing,
-    /// The record changed since the caller read it; read again and retry.
-    Conflict,
-}
-
-/// What opening a mailbox did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenOutcome {
-    /// The mailbox exists now.
-    Opened,
-    /// The client already has the most mailboxes it may have open.
-    LimitReached,
-}
-
-/// SHA-256 of a consumed envelope: what a mailbox keeps after consumption, until its TTL, so
-/// that an identical retry of the deposit is recognised without keeping the envelope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EnvelopeDigest([u8; 32]);
-
-impl EnvelopeDigest {
-    /// The digest of `envelope`.
-    pub fn of(envelope: &[u8]) -> Self {
-        use sha2::Digest as _;
-        Self(sha2::Sha256::digest(envelope).into())
-    }
-}
-
-/// What a deposit did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepositOutcome {
-    /// The envelope is stored; it was the first.
-    Stored,
-    /// The same envelope was already stored (an idempotent retry).
-    Identical,
-    /// Another envelope was already stored.
-    Conflict,
-    /// No such mailbox, or it expired or was consumed.
-    NotFound,
-}
-
-/// What taking a mailbox's envelope did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TakeOutcome {
-    /// The envelope, now consumed; the mailbox is gone.
-    Envelope(Bytes),
-    /// The mailbox exists and is still empty.
-    Pending,
-    /// No such mailbox for this client, or it expired or was consumed.
-    NotFound,
-}
+pub use webhook_settings::{SecretText, SigningSecret, WebhookSettings};
 
 /// A store failure: the backend is unreachable or answered nonsense.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The backend cannot be reached now; the request may be retried.
     #[error("store unavailable: {0}")]

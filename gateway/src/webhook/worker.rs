@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::json;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::schedule::{next_delay, random_jitter};
 use super::sender::{ATTEMPT_TIMEOUT, Attempt, Outgoing, Sender};
 use super::ssrf::Policy;
-use crate::app::{App, SharedApp};
-use crate::clock::rfc3339;
-use crate::store::{Delivery, LeaseOutcome, UpdateOutcome};
+use crate::clock::{Clock, rfc3339};
+use crate::config::WebhookConfig;
+use crate::metrics::Metrics;
+use crate::store::{Delivery, LeaseOutcome, SharedStore, StoreError, UpdateOutcome};
 
 /// How often the store is asked for due deliveries when nothing signals one.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -28,8 +29,12 @@ const SLOT_WAIT: Duration = Duration::from_secs(10);
 /// How soon to look again at a delivery whose envelope another attempt holds.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
-/// The webhook machinery of one instance.
+/// The webhook machinery of one instance: the settings, the sender, and what the delivery
+/// loop reads and records.
 pub struct Webhooks {
+    store: SharedStore,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
     sender: Sender,
     policy: Policy,
     wake: Notify,
@@ -38,20 +43,27 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    /// Delivery with `policy`, at most `concurrency` attempts in flight (`per_endpoint` per
-    /// host); rotated secrets keep signing for `overlap_secs`.
+    /// Delivery of what `store` queues, as `config` says: the URL policy, at most
+    /// `concurrency` attempts in flight (`per_endpoint` per host), and how long rotated
+    /// secrets keep signing.
     pub fn new(
-        policy: Policy,
-        concurrency: usize,
-        per_endpoint: usize,
-        overlap_secs: u64,
+        (store, metrics, clock): (SharedStore, Metrics, Arc<dyn Clock>),
+        config: &WebhookConfig,
     ) -> anyhow::Result<Self> {
+        let policy = Policy {
+            allow_insecure: config.allow_insecure,
+            allow_private: config.allow_private,
+        };
+        let (concurrency, per_endpoint) = (config.concurrency, config.per_endpoint);
         Ok(Self {
+            store,
+            metrics,
+            clock,
             sender: Sender::new(policy, concurrency, per_endpoint)?,
             policy,
             wake: Notify::new(),
             in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
-            overlap_secs,
+            overlap_secs: config.secret_overlap_secs,
         })
     }
 
@@ -71,24 +83,28 @@ impl Webhooks {
     }
 }
 
-/// Runs the delivery loop until the gateway stops.
-pub async fn run(app: SharedApp, webhooks: Arc<Webhooks>) {
+/// Runs the delivery loop until `shutdown` turns `true`.
+pub async fn run(webhooks: Arc<Webhooks>, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             () = webhooks.wake.notified() => {}
-            () = app.shutting_down() => return,
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
         let permits: Vec<_> =
             std::iter::from_fn(|| webhooks.in_flight.clone().try_acquire_owned().ok()).collect();
         if permits.is_empty() {
             continue;
         }
-        let now = app.clock.now_ms();
+        let now = webhooks.clock.now_ms();
         let lease = CLAIM_LEASE.as_millis() as u64;
-        let claimed = match app.store.claim_deliveries(now, lease, permits.len()).await {
+        let claimed = match webhooks
+            .store
+            .claim_deliveries(now, lease, permits.len())
+            .await
+        {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(%error, "cannot claim webhook deliveries");
@@ -96,9 +112,9 @@ pub async fn run(app: SharedApp, webhooks: Arc<Webhooks>) {
             }
         };
         for (delivery, permit) in claimed.into_iter().zip(permits) {
-            let (app, webhooks) = (app.clone(), webhooks.clone());
+            let webhooks = webhooks.clone();
             tokio::spawn(async move {
-                if let Err(error) = attempt(&app, &webhooks, delivery).await {
+                if let Err(error) = attempt(&webhooks, delivery).await {
                     tracing::warn!(%error, "webhook delivery step failed; the claim lease will retry it");
                 }
                 drop(permit);
@@ -110,11 +126,11 @@ pub async fn run(app: SharedApp, webhooks: Arc<Webhooks>) {
 /// Marks the client's webhook disabled after a 410, if it still points at `url`: a change
 /// made during the attempt (a new URL, a rotated secret) is kept, not overwritten.
 async fn disable_endpoint(
-    store: &crate::store::SharedStore,
+    store: &SharedStore,
     client_id: &str,
     url: &str,
     now_secs: u64,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     for _ in 0..5 {
         let Some(mut client) = store.client(client_id).await? else {
             return Ok(());
@@ -134,14 +150,14 @@ async fn disable_endpoint(
 }
 
 /// One attempt of one delivery, start to finish.
-async fn attempt(
-    app: &App,
-    webhooks: &Webhooks,
-    delivery: Delivery,
-) -> Result<(), crate::store::StoreError> {
-    let store = &app.store;
-    let metrics = &app.metrics;
-    let now_ms = app.clock.now_ms();
+async fn attempt(webhooks: &Webhooks, delivery: Delivery) -> Result<(), StoreError> {
+    let Webhooks {
+        store,
+        metrics,
+        clock,
+        ..
+    } = webhooks;
+    let now_ms = clock.now_ms();
     if delivery.expires_at_ms <= now_ms {
         metrics
             .webhook_deliveries
@@ -161,12 +177,12 @@ async fn attempt(
     // lease: a poll must not get the envelope while this attempt may still send it.
     let Some(slot) = webhooks.sender.reserve(&settings.url, SLOT_WAIT).await else {
         let retry = Delivery {
-            next_attempt_at_ms: app.clock.now_ms() + BUSY_RETRY.as_millis() as u64,
+            next_attempt_at_ms: clock.now_ms() + BUSY_RETRY.as_millis() as u64,
             ..delivery
         };
         return store.reschedule_delivery(&retry).await;
     };
-    let now_ms = app.clock.now_ms();
+    let now_ms = clock.now_ms();
     let envelope = match store
         .lease_envelope(
             &delivery.mailbox_id,
@@ -190,7 +206,7 @@ async fn attempt(
             return store.complete_delivery(&delivery.id).await;
         }
     };
-    let now_secs = app.clock.now_secs();
+    let now_secs = clock.now_secs();
     let body = Bytes::from(
         json!({
             "type": "envelope.deposited",
@@ -229,7 +245,7 @@ async fn attempt(
                 .webhook_deliveries
                 .with_label_values(&["delivered"])
                 .inc();
-            let elapsed = app.clock.now_ms().saturating_sub(delivery.created_at_ms);
+            let elapsed = clock.now_ms().saturating_sub(delivery.created_at_ms);
             metrics.webhook_duration.observe(elapsed as f64 / 1000.0);
             tracing::debug!(attempt = delivery.attempt + 1, "webhook delivered");
             store.complete_delivery(&delivery.id).await
@@ -252,7 +268,7 @@ async fn attempt(
                 _ => None,
             };
             let failures = delivery.attempt + 1;
-            let next = app.clock.now_ms()
+            let next = clock.now_ms()
                 + next_delay(failures, retry_after, random_jitter()).as_millis() as u64;
             if next >= delivery.expires_at_ms {
                 metrics

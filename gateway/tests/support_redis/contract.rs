@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::json;
 
 use sealgate::clock::Clock;
 use sealgate::store::{
     ClientRecord, DepositOutcome, MailboxRecord, MemoryStore, OpenOutcome, SharedStore,
     TakeOutcome, UpdateOutcome, WakeHub,
 };
-use sealgate_crypto::random_token;
+use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
 
 use super::TestClock;
 
@@ -119,7 +118,10 @@ fn client_record(name: &str) -> ClientRecord {
         client_id: random_token::<16>(),
         name: name.to_owned(),
         secret_hash: random_token::<32>(),
-        jwks: json!({ "keys": [{ "kty": "OKP", "crv": "X25519", "x": random_token::<32>() }] }),
+        jwks: Jwks::new(vec![
+            PrivateKey::generate(Algorithm::Hpke4).public_key().clone(),
+        ])
+        .unwrap(),
         created_at: 1_700_000_000,
         revision: 1,
         webhook: None,

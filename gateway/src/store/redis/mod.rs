@@ -299,7 +299,7 @@ impl Store for RedisStore {
         let mut invocation = scripts::DEPOSIT.key(self.inner.keys.mailbox(&tag));
         invocation
             .arg(envelope.as_ref())
-            .arg(&digest.0[..])
+            .arg(&digest.as_bytes()[..])
             .arg(self.now())
             .arg(flag)
             .arg(channel)

@@ -1,0 +1,150 @@
+//! The records a [`Store`](super::Store) keeps, and what its operations answer.
+
+use bytes::Bytes;
+use sealgate_crypto::Jwks;
+use serde::{Deserialize, Serialize};
+
+use super::WebhookSettings;
+
+/// A registered client as the store keeps it: public keys and a hash of the secret, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The client id.
+    pub client_id: String,
+    /// The human-readable name given at registration.
+    pub name: String,
+    /// SHA-256 of the client secret, base64url.
+    pub secret_hash: String,
+    /// The public key set; stored as its JWKS JSON.
+    #[serde(with = "jwks_json")]
+    pub jwks: Jwks,
+    /// Registration time, seconds since the epoch.
+    pub created_at: u64,
+    /// Changes with every update of the record.
+    pub revision: u64,
+    /// Webhook delivery settings, when the client has a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// A pending webhook delivery as the store keeps it (never the envelope: that stays in its
+/// mailbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The `webhook-id`, derived from the mailbox id.
+    pub id: String,
+    /// The mailbox whose envelope is delivered.
+    pub mailbox_id: String,
+    /// Its client.
+    pub client_id: String,
+    /// Failed attempts so far.
+    pub attempt: u32,
+    /// When it is due, milliseconds since the epoch; a claim moves it to the end of the lease.
+    pub next_attempt_at_ms: u64,
+    /// The mailbox's expiry: after it, the delivery is dropped.
+    pub expires_at_ms: u64,
+    /// When the envelope was deposited.
+    pub created_at_ms: u64,
+}
+
+/// What leasing a mailbox's envelope for a webhook attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The envelope, now held by this attempt until the lease ends.
+    Leased(Bytes),
+    /// Another attempt holds it.
+    Busy,
+    /// Nothing to deliver: consumed, cancelled, expired, or never deposited.
+    Gone,
+}
+
+/// A mailbox as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxRecord {
+    /// The mailbox id (the phone's capability).
+    pub mailbox_id: String,
+    /// The owning client.
+    pub client_id: String,
+    /// Expiry, milliseconds since the epoch.
+    pub expires_at_ms: u64,
+}
+
+/// What a client update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The record is replaced.
+    Updated,
+    /// No such client.
+    Missing,
+    /// The record changed since the caller read it; read again and retry.
+    Conflict,
+}
+
+/// What opening a mailbox did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenOutcome {
+    /// The mailbox exists now.
+    Opened,
+    /// The client already has the most mailboxes it may have open.
+    LimitReached,
+}
+
+/// SHA-256 of a consumed envelope: what a mailbox keeps after consumption, until its TTL, so
+/// that an identical retry of the deposit is recognised without keeping the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeDigest([u8; 32]);
+
+impl EnvelopeDigest {
+    /// The digest of `envelope`.
+    pub fn of(envelope: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(envelope).into())
+    }
+
+    /// The 32 digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// What a deposit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositOutcome {
+    /// The envelope is stored; it was the first.
+    Stored,
+    /// The same envelope was already stored (an idempotent retry).
+    Identical,
+    /// Another envelope was already stored.
+    Conflict,
+    /// No such mailbox, or it expired or was consumed.
+    NotFound,
+}
+
+/// What taking a mailbox's envelope did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeOutcome {
+    /// The envelope, now consumed; the mailbox is gone.
+    Envelope(Bytes),
+    /// The mailbox exists and is still empty.
+    Pending,
+    /// No such mailbox for this client, or it expired or was consumed.
+    NotFound,
+}
+
+/// A client's key set in the record: the JWKS JSON (`{"keys": [...]}`) it was registered
+/// with, checked again when read.
+mod jwks_json {
+    use sealgate_crypto::Jwks;
+    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+
+    pub(super) fn serialize<S: Serializer>(jwks: &Jwks, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&jwks.to_value(), serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Jwks, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Jwks::from_value(&value).map_err(D::Error::custom)
+    }
+}

@@ -174,7 +174,7 @@ async fn dispatch(
         (Route::ClientJwks(id), &Method::PUT) => {
             api::clients::rotate_jwks(app, parts, id, read(body).await?).await
         }
-        (Route::Client(id), &Method::GET) => api::webhooks::get_client(app, parts, id).await,
+        (Route::Client(id), &Method::GET) => api::clients::get_client(app, parts, id).await,
         (Route::Client(id), &Method::DELETE) => api::clients::delete(app, parts, id).await,
         (Route::ClientWebhook(id), &Method::PUT) => {
             api::webhooks::set(app, parts, id, read(body).await?).await

@@ -394,9 +394,9 @@ async fn unknown_routes_and_wrong_methods() {
     }
     let cases = [
         (Method::GET, "/v1/clients", "POST"),
-        (Method::PATCH, "/v1/mailboxes/abc", "PUT, GET, DELETE"),
-        (Method::POST, "/v1/clients/abc/jwks", "GET, PUT"),
-        (Method::DELETE, "/healthz", "GET"),
+        (Method::PATCH, "/v1/mailboxes/abc", "PUT, GET, HEAD, DELETE"),
+        (Method::POST, "/v1/clients/abc/jwks", "GET, HEAD, PUT"),
+        (Method::DELETE, "/healthz", "GET, HEAD"),
     ];
     for (method, path, allow) in cases {
         let reply = gw

@@ -6,6 +6,11 @@ use sealgate::api::ops::OPENAPI_JSON;
 use sealgate::http::router::ROUTES;
 use serde_json::Value;
 
+/// The operation keys of an OpenAPI path item.
+const HTTP_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
 fn document() -> Value {
     serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON")
 }
@@ -28,19 +33,39 @@ fn names_every_route_and_method_the_router_serves_and_no_other() {
             item.as_object()
                 .expect("path item")
                 .keys()
-                .filter(|key| ["get", "put", "post", "delete", "patch"].contains(&key.as_str()))
+                .filter(|key| HTTP_METHODS.contains(&key.as_str()))
                 .map(move |method| (path.clone(), method.to_uppercase()))
         })
         .collect();
     let served: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .flat_map(|(path, methods)| {
-            methods
-                .iter()
-                .map(move |m| (path.to_string(), m.to_string()))
+        .flat_map(|route| {
+            route
+                .allowed()
+                .map(move |method| (route.template.to_string(), method.to_string()))
         })
         .collect();
+    let undescribed: Vec<_> = served.difference(&documented).collect();
+    assert!(
+        undescribed.is_empty(),
+        "served, not in openapi.json: {undescribed:?}"
+    );
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        unserved.is_empty(),
+        "in openapi.json, not served: {unserved:?}"
+    );
     assert_eq!(documented, served, "openapi.json and the router disagree");
+}
+
+#[test]
+fn every_get_route_also_serves_head() {
+    for route in ROUTES {
+        let methods: Vec<_> = route.allowed().collect();
+        if methods.contains(&"GET") {
+            assert!(methods.contains(&"HEAD"), "{}: {methods:?}", route.template);
+        }
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `/v1/clients`: registration, the public key set, key rotation, removal.
+//! `/v1/clients` and `/v1/clients/{id}`: registration, the client's record, the public key
+//! set, key rotation, removal.
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -162,6 +163,26 @@ pub async fn rotate_jwks(
     .await?;
     tracing::info!(client = %short(client_id), keys = jwks.keys().len(), "keys rotated");
     Ok(json_response(StatusCode::OK, &record.jwks.to_value()))
+}
+
+/// `GET /v1/clients/{id}`: the client's record (name, keys, webhook state), for the client.
+pub async fn get_client(
+    app: &App,
+    parts: &Parts,
+    client_id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(app, &parts.headers, Some(client_id)).await?;
+    Ok(json_response(StatusCode::OK, &record_view(&client)))
+}
+
+fn record_view(client: &ClientRecord) -> Value {
+    json!({
+        "client_id": client.client_id,
+        "name": client.name,
+        "client_id_issued_at": client.created_at,
+        "jwks": client.jwks.to_value(),
+        "webhook": super::webhooks::public_view(&client.webhook),
+    })
 }
 
 /// `DELETE /v1/clients/{id}`: removes the client and its mailboxes.

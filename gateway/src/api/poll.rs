@@ -1,4 +1,5 @@
-//! `GET /v1/mailboxes/{id}?wait=N`: the owning client's long-poll.
+//! `GET /v1/mailboxes/{id}?wait=N`: the owning client's long-poll; and `HEAD`, its look at the
+//! mailbox that neither waits nor consumes.
 
 use std::time::Duration;
 
@@ -21,6 +22,22 @@ pub(super) const PENDING: &[u8] = br#"{"error":"authorization_pending","error_de
 /// atomically, so of many pollers on any number of instances exactly one receives it.
 pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
     prepare_poll(app, parts, mailbox_id).await?.run(app).await
+}
+
+/// `HEAD /v1/mailboxes/{id}`: the owning client asks whether its mailbox is still open,
+/// without waiting and without consuming the envelope: `204` until the mailbox expires (even
+/// once its envelope was taken: the store reads no envelope without consuming it), `404` for
+/// an unknown, expired or another client's mailbox.
+pub async fn status(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(app, &parts.headers, None).await?;
+    match app.store.mailbox(mailbox_id).await? {
+        Some(mailbox) if mailbox.client_id == client.client_id => Ok(Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Full::default())
+            .expect("valid response")),
+        _ => Err(ApiError::NotFound),
+    }
 }
 
 /// A long-poll, checked and authenticated, that owns the little it needs to wait: the router

@@ -1,5 +1,4 @@
-//! `/v1/clients/{id}` and `/v1/clients/{id}/webhook`: the client's record, and its webhook URL
-//! and signing secret.
+//! `/v1/clients/{id}/webhook`: the client's webhook URL and signing secret.
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -12,7 +11,6 @@ use crate::app::App;
 use crate::clock::rfc3339;
 use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
-use crate::store::ClientRecord;
 use crate::store::WebhookSettings;
 use crate::webhook::worker::Webhooks;
 
@@ -49,26 +47,6 @@ pub(crate) fn public_view(settings: &Option<WebhookSettings>) -> Value {
             "secrets": webhook.secrets.len(),
         }),
     }
-}
-
-/// `GET /v1/clients/{id}`: the client's record (name, keys, webhook state), for the client.
-pub async fn get_client(
-    app: &App,
-    parts: &Parts,
-    client_id: &str,
-) -> Result<HttpResponse, ApiError> {
-    let client = authenticate(app, &parts.headers, Some(client_id)).await?;
-    Ok(json_response(StatusCode::OK, &record_view(&client)))
-}
-
-fn record_view(client: &ClientRecord) -> Value {
-    json!({
-        "client_id": client.client_id,
-        "name": client.name,
-        "client_id_issued_at": client.created_at,
-        "jwks": client.jwks.to_value(),
-        "webhook": public_view(&client.webhook),
-    })
 }
 
 /// `PUT /v1/clients/{id}/webhook`: sets or changes the URL (and re-enables a disabled

@@ -34,9 +34,9 @@ pub enum ApiError {
     /// No such resource (or not this client's: the same answer, on purpose).
     #[error("not found")]
     NotFound,
-    /// The route exists, the method does not.
+    /// The route exists, the method does not; carries the route's `Allow` header value.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(HeaderValue),
     /// A different envelope is already in the mailbox.
     #[error("the mailbox already holds a different envelope")]
     DepositConflict,
@@ -222,7 +222,7 @@ impl ApiError {
                 );
             }
             ApiError::MethodNotAllowed(allow) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                headers.insert(header::ALLOW, allow.clone());
             }
             ApiError::TooManyRequests { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

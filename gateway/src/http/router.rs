@@ -1,9 +1,12 @@
-//! Maps a request to its handler, and records every request in the metrics by route template.
+//! The API's one route table, and the router that reads it: path matching, dispatch, `405`
+//! with `Allow`, `HEAD` for every `GET` route, and the route label of every request's metrics.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use http::{Method, Request};
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body::Body as _;
+use http_body_util::Full;
 use hyper::body::Incoming;
 
 use super::body::read_limited;
@@ -11,137 +14,215 @@ use super::error::ApiError;
 use crate::api::{self, HttpResponse};
 use crate::app::App;
 
-/// A route of the API listener, with the id its path carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route<'a> {
-    /// `/v1/clients`
-    Clients,
-    /// `/v1/clients/{client_id}`
-    Client(&'a str),
-    /// `/v1/clients/{client_id}/jwks`
-    ClientJwks(&'a str),
-    /// `/v1/clients/{client_id}/webhook`
-    ClientWebhook(&'a str),
-    /// `/v1/clients/{client_id}/webhook/secret`
-    ClientWebhookSecret(&'a str),
-    /// `/v1/mailboxes`
-    Mailboxes,
-    /// `/v1/mailboxes/{mailbox_id}`
-    Mailbox(&'a str),
-    /// `/healthz`
+/// What answers a request: one variant per route and method, run by one `dispatch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// `POST /v1/clients`: registers a client.
+    RegisterClient,
+    /// `GET /v1/clients/{client_id}`: the client's record.
+    GetClient,
+    /// `DELETE /v1/clients/{client_id}`: removes the client.
+    DeleteClient,
+    /// `GET /v1/clients/{client_id}/jwks`: the public key set.
+    GetJwks,
+    /// `PUT /v1/clients/{client_id}/jwks`: rotates the keys.
+    RotateJwks,
+    /// `PUT /v1/clients/{client_id}/webhook`: sets the webhook URL.
+    SetWebhook,
+    /// `DELETE /v1/clients/{client_id}/webhook`: removes the webhook.
+    RemoveWebhook,
+    /// `POST /v1/clients/{client_id}/webhook/secret`: a new webhook signing secret.
+    RotateWebhookSecret,
+    /// `POST /v1/mailboxes`: opens a mailbox.
+    OpenMailbox,
+    /// `PUT /v1/mailboxes/{mailbox_id}`: the phone deposits the envelope.
+    Deposit,
+    /// `GET /v1/mailboxes/{mailbox_id}`: the owning client long-polls, consuming the envelope.
+    Poll,
+    /// `HEAD /v1/mailboxes/{mailbox_id}`: whether the mailbox is open, never consuming.
+    MailboxStatus,
+    /// `DELETE /v1/mailboxes/{mailbox_id}`: cancels the mailbox.
+    Cancel,
+    /// `GET /healthz`: liveness.
     Healthz,
-    /// `/readyz`
+    /// `GET /readyz`: readiness.
     Readyz,
-    /// `/openapi.json`
+    /// `GET /openapi.json`: the API description.
     OpenApi,
-    /// Anything else.
-    Unknown,
 }
 
-/// Every route template the API listener serves, with its methods: what the OpenAPI document
-/// must describe.
-pub const ROUTES: &[(&str, &[&str])] = &[
-    ("/v1/clients", &["POST"]),
-    ("/v1/clients/{client_id}", &["GET", "DELETE"]),
-    ("/v1/clients/{client_id}/jwks", &["GET", "PUT"]),
-    ("/v1/clients/{client_id}/webhook", &["PUT", "DELETE"]),
-    ("/v1/clients/{client_id}/webhook/secret", &["POST"]),
-    ("/v1/mailboxes", &["POST"]),
-    ("/v1/mailboxes/{mailbox_id}", &["PUT", "GET", "DELETE"]),
-    ("/healthz", &["GET"]),
-    ("/readyz", &["GET"]),
-    ("/openapi.json", &["GET"]),
+/// One route of the API listener: its path, and the handler of each method it serves.
+#[derive(Debug)]
+pub struct RouteSpec {
+    /// The path template: literal segments, and at most one `{name}` capture, which matches an
+    /// id (1 to 128 bytes of `A-Z a-z 0-9 - _`). The template is also the route's metric label.
+    pub template: &'static str,
+    /// The methods served, each with its handler, in the order `Allow` lists them. `HEAD` is
+    /// served wherever `GET` is: by the `GET` handler without the body, unless it has its own.
+    pub methods: &'static [(Method, Handler)],
+}
+
+/// Every route the API listener serves: what dispatch, `Allow`, the metrics and the OpenAPI
+/// document all read. A new route is one more line here and its arm in `dispatch`.
+pub static ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        template: "/v1/clients",
+        methods: &[(Method::POST, Handler::RegisterClient)],
+    },
+    RouteSpec {
+        template: "/v1/clients/{client_id}",
+        methods: &[
+            (Method::GET, Handler::GetClient),
+            (Method::DELETE, Handler::DeleteClient),
+        ],
+    },
+    RouteSpec {
+        template: "/v1/clients/{client_id}/jwks",
+        methods: &[
+            (Method::GET, Handler::GetJwks),
+            (Method::PUT, Handler::RotateJwks),
+        ],
+    },
+    RouteSpec {
+        template: "/v1/clients/{client_id}/webhook",
+        methods: &[
+            (Method::PUT, Handler::SetWebhook),
+            (Method::DELETE, Handler::RemoveWebhook),
+        ],
+    },
+    RouteSpec {
+        template: "/v1/clients/{client_id}/webhook/secret",
+        methods: &[(Method::POST, Handler::RotateWebhookSecret)],
+    },
+    RouteSpec {
+        template: "/v1/mailboxes",
+        methods: &[(Method::POST, Handler::OpenMailbox)],
+    },
+    RouteSpec {
+        template: "/v1/mailboxes/{mailbox_id}",
+        methods: &[
+            (Method::PUT, Handler::Deposit),
+            (Method::GET, Handler::Poll),
+            // GET consumes the envelope: HEAD must not run it.
+            (Method::HEAD, Handler::MailboxStatus),
+            (Method::DELETE, Handler::Cancel),
+        ],
+    },
+    RouteSpec {
+        template: "/healthz",
+        methods: &[(Method::GET, Handler::Healthz)],
+    },
+    RouteSpec {
+        template: "/readyz",
+        methods: &[(Method::GET, Handler::Readyz)],
+    },
+    RouteSpec {
+        template: "/openapi.json",
+        methods: &[(Method::GET, Handler::OpenApi)],
+    },
 ];
 
-impl<'a> Route<'a> {
-    /// Matches a path. Ids must be non-empty and URL-safe.
-    pub fn from_path(path: &'a str) -> Self {
-        // No route has more than five segments; no allocation per request.
-        let mut segments = [""; 6];
-        let mut count = 0;
-        for segment in path.strip_prefix('/').unwrap_or(path).split('/') {
-            if count == segments.len() {
-                return Route::Unknown;
+/// The metric label of a path no route matches.
+const UNKNOWN_ROUTE: &str = "unknown";
+
+/// Finds the route of `path` and the id its path carries (empty for a route without one).
+/// Allocation-free: the path is compared segment by segment with each template.
+pub fn find_route(path: &str) -> Option<(&'static RouteSpec, &str)> {
+    ROUTES
+        .iter()
+        .find_map(|spec| spec.match_path(path).map(|id| (spec, id)))
+}
+
+impl RouteSpec {
+    /// The id `path` carries when it matches this template (empty when the template has no
+    /// capture), or `None`.
+    fn match_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let mut segments = path.strip_prefix('/')?.split('/');
+        let mut id = "";
+        for pattern in self.template[1..].split('/') {
+            let segment = segments.next()?;
+            if pattern.starts_with('{') {
+                if !is_id(segment) {
+                    return None;
+                }
+                id = segment;
+            } else if pattern != segment {
+                return None;
             }
-            segments[count] = segment;
-            count += 1;
         }
-        let id_ok = |id: &str| {
-            !id.is_empty()
-                && id.len() <= 128
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        segments.next().is_none().then_some(id)
+    }
+
+    /// The handler for `method`: for `HEAD`, its own if listed, else the `GET` handler.
+    fn handler(&self, method: &Method) -> Option<Handler> {
+        let listed = |wanted: &Method| {
+            self.methods
+                .iter()
+                .find(|(served, _)| served == wanted)
+                .map(|&(_, handler)| handler)
         };
-        match segments[..count] {
-            ["v1", "clients"] => Route::Clients,
-            ["v1", "clients", id] if id_ok(id) => Route::Client(id),
-            ["v1", "clients", id, "jwks"] if id_ok(id) => Route::ClientJwks(id),
-            ["v1", "clients", id, "webhook"] if id_ok(id) => Route::ClientWebhook(id),
-            ["v1", "clients", id, "webhook", "secret"] if id_ok(id) => {
-                Route::ClientWebhookSecret(id)
-            }
-            ["v1", "mailboxes"] => Route::Mailboxes,
-            ["v1", "mailboxes", id] if id_ok(id) => Route::Mailbox(id),
-            ["healthz"] => Route::Healthz,
-            ["readyz"] => Route::Readyz,
-            ["openapi.json"] => Route::OpenApi,
-            _ => Route::Unknown,
+        if *method == Method::HEAD {
+            return listed(&Method::HEAD).or_else(|| listed(&Method::GET));
         }
+        listed(method)
     }
 
-    /// The route template: the only form of a path that reaches a metric label.
-    pub fn template(&self) -> &'static str {
-        match self {
-            Route::Clients => ROUTES[0].0,
-            Route::Client(_) => ROUTES[1].0,
-            Route::ClientJwks(_) => ROUTES[2].0,
-            Route::ClientWebhook(_) => ROUTES[3].0,
-            Route::ClientWebhookSecret(_) => ROUTES[4].0,
-            Route::Mailboxes => ROUTES[5].0,
-            Route::Mailbox(_) => ROUTES[6].0,
-            Route::Healthz => ROUTES[7].0,
-            Route::Readyz => ROUTES[8].0,
-            Route::OpenApi => ROUTES[9].0,
-            Route::Unknown => "unknown",
-        }
+    /// The names of the methods served, `HEAD` included, in the order `Allow` lists them.
+    pub fn allowed(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let implied_head = !self.methods.iter().any(|(m, _)| m == Method::HEAD);
+        self.methods.iter().flat_map(move |(method, _)| {
+            let head = (implied_head && method == Method::GET).then_some("HEAD");
+            std::iter::once(method.as_str()).chain(head)
+        })
     }
 
-    fn allow(&self) -> &'static str {
-        match self {
-            Route::Clients | Route::Mailboxes | Route::ClientWebhookSecret(_) => "POST",
-            Route::Client(_) => "GET, DELETE",
-            Route::ClientWebhook(_) => "PUT, DELETE",
-            Route::ClientJwks(_) => "GET, PUT",
-            Route::Mailbox(_) => "PUT, GET, DELETE",
-            Route::Healthz | Route::Readyz | Route::OpenApi | Route::Unknown => "GET",
-        }
+    /// The `Allow` header of a `405` (built on that error path only).
+    fn allow_header(&self) -> HeaderValue {
+        let allow = self.allowed().collect::<Vec<_>>().join(", ");
+        HeaderValue::from_str(&allow).expect("method names are header-safe")
     }
+}
+
+/// An id in a path: non-empty, at most 128 bytes, URL-safe.
+fn is_id(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment.len() <= 128
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Serves one request of the API listener.
 pub async fn serve_api(app: &App, request: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let route = Route::from_path(parts.uri.path());
+    let found = find_route(parts.uri.path());
     let method = method_label(&parts.method);
-    let template = route.template();
-    let response = match (&route, &parts.method) {
-        // A long-poll keeps nothing of the request while it waits: the request head lives in
-        // the connection's read buffer, which it would pin for up to a minute per waiter.
-        (Route::Mailbox(id), &Method::GET) => {
-            let prepared = api::poll::prepare_poll(app, &parts, id).await;
-            drop((parts, body));
-            match prepared {
-                Ok(poll) => poll.run(app).await,
-                Err(error) => Err(error),
+    let template = found.map_or(UNKNOWN_ROUTE, |(spec, _)| spec.template);
+    let is_head = parts.method == Method::HEAD;
+    let response = match found {
+        None => Err(ApiError::NotFound),
+        Some((spec, id)) => match spec.handler(&parts.method) {
+            None => Err(ApiError::MethodNotAllowed(spec.allow_header())),
+            // A long-poll keeps nothing of the request while it waits: the request head lives
+            // in the connection's read buffer, which it would pin for up to a minute per waiter.
+            Some(Handler::Poll) => {
+                let prepared = api::poll::prepare_poll(app, &parts, id).await;
+                drop((parts, body));
+                match prepared {
+                    Ok(poll) => poll.run(app).await,
+                    Err(error) => Err(error),
+                }
             }
-        }
-        // Boxed, so that the long-poll's state alone sizes this future: hyper keeps it for
-        // the request's whole life, a minute for a long-poll.
-        _ => Box::pin(dispatch(app, &route, &parts, body, peer)).await,
+            // Boxed, so that the long-poll's state alone sizes this future: hyper keeps it for
+            // the request's whole life, a minute for a long-poll.
+            Some(handler) => Box::pin(dispatch(app, handler, id, &parts, body, peer)).await,
+        },
+    };
+    let mut response = response.unwrap_or_else(ApiError::into_response);
+    if is_head {
+        response = strip_body(response);
     }
-    .unwrap_or_else(ApiError::into_response);
     app.metrics.observe_request(
         template,
         method,
@@ -153,7 +234,8 @@ pub async fn serve_api(app: &App, request: Request<Incoming>, peer: SocketAddr) 
 
 async fn dispatch(
     app: &App,
-    route: &Route<'_>,
+    handler: Handler,
+    id: &str,
     parts: &http::request::Parts,
     body: Incoming,
     peer: SocketAddr,
@@ -166,44 +248,52 @@ async fn dispatch(
             app.config.limits.body_read_timeout(),
         )
     };
-    match (route, &parts.method) {
-        (Route::Clients, &Method::POST) => {
-            api::clients::register(app, parts, read(body).await?).await
-        }
-        (Route::ClientJwks(id), &Method::GET) => api::clients::jwks(app, parts, id).await,
-        (Route::ClientJwks(id), &Method::PUT) => {
-            api::clients::rotate_jwks(app, parts, id, read(body).await?).await
-        }
-        (Route::Client(id), &Method::GET) => api::webhooks::get_client(app, parts, id).await,
-        (Route::Client(id), &Method::DELETE) => api::clients::delete(app, parts, id).await,
-        (Route::ClientWebhook(id), &Method::PUT) => {
-            api::webhooks::set(app, parts, id, read(body).await?).await
-        }
-        (Route::ClientWebhook(id), &Method::DELETE) => api::webhooks::remove(app, parts, id).await,
-        (Route::ClientWebhookSecret(id), &Method::POST) => {
-            api::webhooks::rotate_secret(app, parts, id).await
-        }
-        (Route::Mailboxes, &Method::POST) => {
-            api::mailboxes::open(app, parts, read(body).await?).await
-        }
-        (Route::Mailbox(id), &Method::PUT) => {
+    match handler {
+        Handler::RegisterClient => api::clients::register(app, parts, read(body).await?).await,
+        Handler::GetClient => api::clients::get_client(app, parts, id).await,
+        Handler::DeleteClient => api::clients::delete(app, parts, id).await,
+        Handler::GetJwks => api::clients::jwks(app, parts, id).await,
+        Handler::RotateJwks => api::clients::rotate_jwks(app, parts, id, read(body).await?).await,
+        Handler::SetWebhook => api::webhooks::set(app, parts, id, read(body).await?).await,
+        Handler::RemoveWebhook => api::webhooks::remove(app, parts, id).await,
+        Handler::RotateWebhookSecret => api::webhooks::rotate_secret(app, parts, id).await,
+        Handler::OpenMailbox => api::mailboxes::open(app, parts, read(body).await?).await,
+        Handler::Deposit => {
             api::mailboxes::deposit(app, parts, id, peer.ip(), read(body).await?).await
         }
-        (Route::Mailbox(id), &Method::GET) => api::poll::poll(app, parts, id).await,
-        (Route::Mailbox(id), &Method::DELETE) => api::mailboxes::cancel(app, parts, id).await,
-        (Route::Healthz, &Method::GET) => Ok(api::ops::healthz()),
-        (Route::Readyz, &Method::GET) => api::ops::readyz(app).await,
-        (Route::OpenApi, &Method::GET) => Ok(api::ops::openapi()),
-        (Route::Unknown, _) => Err(ApiError::NotFound),
-        (route, _) => Err(ApiError::MethodNotAllowed(route.allow())),
+        Handler::Poll => api::poll::poll(app, parts, id).await,
+        Handler::MailboxStatus => api::poll::status(app, parts, id).await,
+        Handler::Cancel => api::mailboxes::cancel(app, parts, id).await,
+        Handler::Healthz => Ok(api::ops::healthz()),
+        Handler::Readyz => api::ops::readyz(app).await,
+        Handler::OpenApi => Ok(api::ops::openapi()),
     }
+}
+
+/// The answer to a `HEAD`: the same status and headers, `Content-Length` included (RFC 9110
+/// §9.3.2 allows it), and no body.
+fn strip_body(response: HttpResponse) -> HttpResponse {
+    let (mut head, body) = response.into_parts();
+    let length = body.size_hint().exact().unwrap_or(0);
+    let has_length = !matches!(
+        head.status,
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    );
+    if has_length && !head.headers.contains_key(header::CONTENT_LENGTH) {
+        head.headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    HttpResponse::from_parts(head, Full::default())
 }
 
 /// Serves one request of the metrics listener.
 pub async fn serve_metrics(app: &App, request: Request<Incoming>) -> HttpResponse {
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => api::ops::metrics(app).await,
-        (_, "/metrics") => ApiError::MethodNotAllowed("GET").into_response(),
+        (&Method::HEAD, "/metrics") => strip_body(api::ops::metrics(app).await),
+        (_, "/metrics") => {
+            ApiError::MethodNotAllowed(HeaderValue::from_static("GET, HEAD")).into_response()
+        }
         _ => ApiError::NotFound.into_response(),
     }
 }
@@ -218,5 +308,110 @@ fn method_label(method: &Method) -> &'static str {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template_of(path: &str) -> Option<(&'static str, &str)> {
+        find_route(path).map(|(spec, id)| (spec.template, id))
+    }
+
+    #[test]
+    fn every_template_matches_itself_with_an_id_and_no_other_route() {
+        for spec in ROUTES {
+            let path = spec
+                .template
+                .replace("{client_id}", "c")
+                .replace("{mailbox_id}", "m");
+            let matching: Vec<_> = ROUTES
+                .iter()
+                .filter(|s| s.match_path(&path).is_some())
+                .collect();
+            assert_eq!(matching.len(), 1, "{path}");
+            assert_eq!(template_of(&path).unwrap().0, spec.template);
+        }
+    }
+
+    #[test]
+    fn templates_are_unique_rooted_and_capture_one_id_at_most() {
+        for (i, spec) in ROUTES.iter().enumerate() {
+            assert!(spec.template.starts_with('/'), "{}", spec.template);
+            assert!(spec.template.matches('{').count() <= 1, "{}", spec.template);
+            assert!(!spec.methods.is_empty(), "{}", spec.template);
+            assert!(ROUTES[..i].iter().all(|s| s.template != spec.template));
+        }
+    }
+
+    #[test]
+    fn ids_are_captured_within_their_bounds() {
+        let longest = "a".repeat(128);
+        assert_eq!(
+            template_of(&format!("/v1/mailboxes/{longest}")),
+            Some(("/v1/mailboxes/{mailbox_id}", longest.as_str()))
+        );
+        assert_eq!(template_of(&format!("/v1/mailboxes/{longest}a")), None);
+        assert_eq!(
+            template_of("/v1/clients/A-z_9/jwks"),
+            Some(("/v1/clients/{client_id}/jwks", "A-z_9"))
+        );
+        assert_eq!(
+            template_of("/v1/clients/x"),
+            Some(("/v1/clients/{client_id}", "x"))
+        );
+        for bad in [
+            "/v1/clients//jwks",
+            "/v1/mailboxes/a.b",
+            "/v1/mailboxes/a%20b",
+            "/v1/mailboxes/é",
+        ] {
+            assert_eq!(template_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn extra_missing_and_trailing_segments_match_nothing() {
+        for path in [
+            "",
+            "/",
+            "*",
+            "v1/clients",
+            "/v1",
+            "/v1/clients/",
+            "/v1/mailboxes/abc/",
+            "/healthz/",
+            "//healthz",
+            "/v1/mailboxes/a/b",
+            "/v1/clients/c/webhook/secret/more",
+            "/v1/clients/c/webhook/secret/more/and/more",
+        ] {
+            assert_eq!(template_of(path), None, "{path:?}");
+        }
+        assert_eq!(template_of("/v1/clients"), Some(("/v1/clients", "")));
+        assert_eq!(template_of("/healthz"), Some(("/healthz", "")));
+    }
+
+    #[test]
+    fn allow_lists_head_beside_get_and_head_never_polls() {
+        let allow = |template: &str| {
+            let spec = ROUTES.iter().find(|s| s.template == template).unwrap();
+            spec.allow_header().to_str().unwrap().to_owned()
+        };
+        assert_eq!(allow("/v1/clients"), "POST");
+        assert_eq!(allow("/v1/clients/{client_id}"), "GET, HEAD, DELETE");
+        assert_eq!(allow("/v1/clients/{client_id}/jwks"), "GET, HEAD, PUT");
+        assert_eq!(
+            allow("/v1/mailboxes/{mailbox_id}"),
+            "PUT, GET, HEAD, DELETE"
+        );
+        assert_eq!(allow("/healthz"), "GET, HEAD");
+        let (mailbox, _) = find_route("/v1/mailboxes/m").unwrap();
+        assert_eq!(mailbox.handler(&Method::HEAD), Some(Handler::MailboxStatus));
+        assert_eq!(mailbox.handler(&Method::GET), Some(Handler::Poll));
+        let (client, _) = find_route("/v1/clients/c").unwrap();
+        assert_eq!(client.handler(&Method::HEAD), Some(Handler::GetClient));
+        assert_eq!(client.handler(&Method::PATCH), None);
     }
 }

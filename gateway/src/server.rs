@@ -17,11 +17,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::api::router;
 use crate::app::{App, SharedApp};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::first_byte::FirstByteDeadline;
-use crate::http::router;
 use crate::store::{self, SharedStore};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take: a peer

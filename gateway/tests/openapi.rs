@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use sealgate::api::ops::OPENAPI_JSON;
-use sealgate::http::router::ROUTES;
+use sealgate::api::router::ROUTES;
 use serde_json::Value;
 
 /// The operation keys of an OpenAPI path item.

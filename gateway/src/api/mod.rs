@@ -4,6 +4,7 @@ pub mod clients;
 pub mod mailboxes;
 pub mod ops;
 pub mod poll;
+pub mod router;
 pub mod webhooks;
 
 use bytes::Bytes;

@@ -9,10 +9,10 @@ use http_body::Body as _;
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use super::body::read_limited;
-use super::error::ApiError;
-use crate::api::{self, HttpResponse};
+use super::{self as api, HttpResponse};
 use crate::app::App;
+use crate::http::body::read_limited;
+use crate::http::error::ApiError;
 
 /// What answers a request: one variant per route and method, run by one `dispatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,7 +41,7 @@ mkdir -p "$OUT"
 started=$(date +%s)
 
 echo "==> release build"
-cargo build --release --locked -p sealgate --bin sealgate -p sealgate-bench --bin sealgate-load
+cargo build --release --locked -p sealgate-cli --bin sealgate -p sealgate-bench --bin sealgate-load
 gateway_bin=$root/target/release/sealgate
 load_bin=$root/target/release/sealgate-load
 # The before-after section swaps this for $BEFORE.

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked -p sealgate --bin sealgate -p sealgate-bench --bin sealgate-load
+cargo build --locked -p sealgate-cli --bin sealgate -p sealgate-bench --bin sealgate-load
 gateway_bin=target/debug/sealgate
 load_bin=target/debug/sealgate-load
 

@@ -159,7 +159,7 @@ section "live: two gateways on one Redis, scraped by Prometheus"
 sealgate="$root/target/debug/sealgate"
 if [ ! -x "$sealgate" ]; then
   echo "building $sealgate"
-  cargo build --quiet -p sealgate || die "cargo build -p sealgate failed"
+  cargo build --quiet -p sealgate-cli || die "cargo build -p sealgate-cli failed"
 fi
 cargo build --quiet --manifest-path deploy/healthcheck/Cargo.toml --target-dir "$hc_target" --locked ||
   die "cannot build the healthcheck helper"

@@ -1,7 +1,7 @@
 """Fixtures for the interoperability tests: locating the `sealgate` binary and running it.
 
 The binary is `$SEALGATE_BIN` when that is set, else `<repo>/target/debug/sealgate`
-(`cargo build -p sealgate`). A missing binary fails every test with a message saying how to
+(`cargo build -p sealgate-cli`). A missing binary fails every test with a message saying how to
 build it; the tests never skip.
 """
 
@@ -72,7 +72,7 @@ def _find_binary() -> Path:
     if not binary.is_file():
         pytest.fail(
             f"sealgate binary not found at {binary} ({source}); build it with "
-            f"`cargo build -p sealgate` in {REPO}, or set SEALGATE_BIN to its path",
+            f"`cargo build -p sealgate-cli` in {REPO}, or set SEALGATE_BIN to its path",
             pytrace=False,
         )
     if not os.access(binary, os.X_OK):

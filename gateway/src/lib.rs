@@ -14,7 +14,6 @@
 
 pub mod api;
 pub mod app;
-pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;

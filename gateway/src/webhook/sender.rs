@@ -103,9 +103,7 @@ impl Sender {
         let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy));
         http.enforce_http(false);
         http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
-        let tls = sealgate_client::tls_client_config(&[])?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+        let connector = crate::tls::outbound_connector()?
             .https_or_http()
             .enable_http1()
             .enable_http2()

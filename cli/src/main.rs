@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = sealgate::cli::Cli::parse();
-    match sealgate::cli::run(cli) {
+    let cli = sealgate_cli::Cli::parse();
+    match sealgate_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("sealgate: error: {error:#}");

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::config::{Config, Secret};
-use crate::server::Gateway;
+use sealgate::Gateway;
+use sealgate::config::{Config, Secret};
 
 /// Flags of `sealgate serve`. Each can also be set by the environment variable named in its
 /// help, and in the TOML file; a flag wins over the variable, the variable over the file.

@@ -1,4 +1,5 @@
-//! The `sealgate` command line: subcommands and how each is run.
+//! The `sealgate` command line: subcommands and how each is run. `main.rs` parses and calls
+//! [`run`]; nothing else depends on this crate.
 
 mod app;
 mod credentials;

@@ -3,6 +3,8 @@
 pub mod clients;
 pub mod mailboxes;
 pub mod ops;
+#[cfg(test)]
+mod openapi_tests;
 pub mod poll;
 pub mod router;
 pub mod webhooks;

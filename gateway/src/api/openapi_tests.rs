@@ -1,9 +1,10 @@
-//! The OpenAPI document describes exactly the routes and methods the router serves.
+//! The OpenAPI document describes exactly the routes and methods the router serves: the
+//! drift test between `openapi.json` and the route table.
 
 use std::collections::BTreeSet;
 
-use sealgate::api::ops::OPENAPI_JSON;
-use sealgate::api::router::ROUTES;
+use super::ops::OPENAPI_JSON;
+use super::router::ROUTES;
 use serde_json::Value;
 
 /// The operation keys of an OpenAPI path item.

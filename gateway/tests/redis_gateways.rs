@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
+use sealgate_testkit::{RedisServer, SHARED_REDIS, SharedPrefix, info_field, join_all};
 use support_redis::http::{Node, seal_for};
-use support_redis::{RedisServer, SHARED_REDIS, SharedPrefix, info_field, join_all};
 
 /// Deposit on A, long-poll on B: B answers 200 within a second of the deposit, every time.
 /// Prints the median and 90th percentile over 50 rounds.
@@ -46,8 +46,8 @@ async fn a_deposit_on_one_instance_wakes_a_poll_on_the_other() {
     let (median, p90, max) = (latencies[25], latencies[45], latencies[49]);
     eprintln!("deposit on A -> poll answered on B: median {median:?}, p90 {p90:?}, max {max:?}");
     assert!(max < Duration::from_secs(1), "slowest wake-up {max:?}");
-    a.gateway.shutdown().await;
-    b.gateway.shutdown().await;
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 /// 16 long-polls on one mailbox, 8 on each instance: exactly one 200, the others 404.
@@ -85,8 +85,8 @@ async fn sixteen_pollers_on_two_instances_one_winner() {
             .all(|r| r.status == StatusCode::NOT_FOUND),
         "{replies:?}"
     );
-    a.gateway.shutdown().await;
-    b.gateway.shutdown().await;
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 /// 1,000 long-polls waiting over two instances on a private Redis: the server's connected
@@ -142,8 +142,8 @@ async fn a_thousand_waiters_hold_no_redis_connection() {
     assert!(replies.iter().all(|r| r.status == StatusCode::OK));
     let after = clients();
     assert!((after - idle).abs() <= 2, "{idle} idle, {after} after");
-    a.gateway.shutdown().await;
-    b.gateway.shutdown().await;
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 async fn wait_for_waiters(node: &Node, n: i64) {
@@ -163,7 +163,7 @@ async fn bytes_per_open_mailbox() {
     use sealgate_crypto::random_token;
 
     let redis = RedisServer::start();
-    let clock = support_redis::TestClock::new();
+    let clock = sealgate_testkit::TestClock::new();
     let store = RedisStore::connect(&redis.url(), "sealgate:", WakeHub::default(), clock.clone())
         .await
         .unwrap();
@@ -213,7 +213,8 @@ async fn bytes_per_open_mailbox() {
     let per_mailbox = (used() - before) as f64 / 10_000.0;
 
     let key = store.mailbox_key(&warm.mailbox_id);
-    let usage = || -> i64 { support_redis::query(redis.port, &["MEMORY", "USAGE", &key]).unwrap() };
+    let usage =
+        || -> i64 { sealgate_testkit::query(redis.port, &["MEMORY", "USAGE", &key]).unwrap() };
     let empty = usage();
     let envelope = format!(
         "{}.{}..{}.",
@@ -270,7 +271,7 @@ async fn the_binary_reaches_redis_over_tls_with_a_password() {
     std::fs::write(path("server.pem"), server_cert.pem()).unwrap();
     std::fs::write(path("server.key"), server_key.serialize_pem()).unwrap();
 
-    let tls_port = support_redis::free_port();
+    let tls_port = sealgate_testkit::free_port();
     let _redis = RedisServer::start_with(&[
         "--requirepass",
         "hunter2-secret",
@@ -285,7 +286,7 @@ async fn the_binary_reaches_redis_over_tls_with_a_password() {
         "--tls-auth-clients",
         "no",
     ]);
-    let (api, metrics) = (support_redis::free_port(), support_redis::free_port());
+    let (api, metrics) = (sealgate_testkit::free_port(), sealgate_testkit::free_port());
     let log = std::fs::File::create(path("sealgate.log")).unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
         .args(["serve", "--listen", &format!("127.0.0.1:{api}")])

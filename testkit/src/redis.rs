@@ -93,11 +93,7 @@ impl SharedPrefix {
 
     /// A store on this Redis under this prefix.
     pub async fn store(&self, clock: Arc<dyn Clock>) -> SharedStore {
-        Arc::new(
-            RedisStore::connect(&self.url, &self.prefix, WakeHub::default(), clock)
-                .await
-                .expect("the shared Redis store connects"),
-        )
+        redis_store(&self.url, &self.prefix, clock).await
     }
 
     /// A gateway with `config` on a store under this prefix.
@@ -118,6 +114,15 @@ impl Drop for SharedPrefix {
     fn drop(&mut self) {
         delete_prefix(&self.url, &self.prefix);
     }
+}
+
+/// A Redis store at `url` (one node or `redis+cluster://…`) under `prefix`.
+pub async fn redis_store(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> SharedStore {
+    Arc::new(
+        RedisStore::connect(url, prefix, WakeHub::default(), clock)
+            .await
+            .unwrap_or_else(|error| panic!("the Redis store at {url} connects: {error}")),
+    )
 }
 
 /// SCAN MATCH `prefix*` and DEL what it finds, on the node at `url`; quiet when it cannot.

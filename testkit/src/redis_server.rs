@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sealgate::clock::Clock;
-use sealgate::store::{RedisStore, SharedStore, WakeHub};
+use sealgate::store::SharedStore;
 
-use crate::redis::{free_port, info_field, loopback_url, query, require_redis_tools};
+use crate::redis::{free_port, info_field, loopback_url, query, redis_store, require_redis_tools};
 
 /// A private `redis-server` on a loopback port, killed when dropped.
 pub struct RedisServer {
@@ -290,11 +290,7 @@ impl RedisCluster {
 
     /// A store on this cluster under `prefix`.
     pub async fn store(&self, prefix: &str, clock: Arc<dyn Clock>) -> SharedStore {
-        Arc::new(
-            RedisStore::connect(&self.url(), prefix, WakeHub::default(), clock)
-                .await
-                .expect("the cluster store connects"),
-        )
+        redis_store(&self.url(), prefix, clock).await
     }
 
     /// The directory of a node, for its logs.

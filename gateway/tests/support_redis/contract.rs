@@ -17,7 +17,7 @@ use sealgate::store::{
 };
 use sealgate_crypto::random_token;
 
-use super::TestClock;
+use sealgate_testkit::TestClock;
 
 type Connect =
     Arc<dyn Fn(Arc<dyn Clock>) -> Pin<Box<dyn Future<Output = SharedStore> + Send>> + Send + Sync>;

@@ -1,28 +1,12 @@
 //! A gateway on a Redis store, driven over real sockets with the test kit: register, open,
 //! deposit, poll, by app and mailbox.
 
-use http::StatusCode;
 use sealgate::Gateway;
-use sealgate_crypto::{Binding, PrivateKey};
-use sealgate_testkit::api::expires_at_secs;
-use sealgate_testkit::{Reply, TestGateway, fake_id_token, seal_with, test_config};
+use sealgate_testkit::{Reply, TestClient, TestGateway, TestMailbox, fake_id_token, test_config};
 
 /// A gateway instance on a Redis store.
 pub struct Node {
     api: TestGateway,
-}
-
-/// A registered client.
-pub struct App {
-    pub id: String,
-    pub basic: String,
-    pub key: PrivateKey,
-}
-
-/// An open mailbox.
-pub struct Mailbox {
-    pub id: String,
-    pub exp: u64,
 }
 
 impl Node {
@@ -53,39 +37,28 @@ impl Node {
     }
 
     /// Registers a client with a fresh key.
-    pub async fn register(&self) -> App {
-        let client = self.api.register().await;
-        App {
-            basic: client.basic(),
-            id: client.id,
-            key: client.key,
-        }
+    pub async fn register(&self) -> TestClient {
+        self.api.register().await
     }
 
     /// Opens a mailbox for `app`, answering the raw reply.
-    pub async fn try_open(&self, app: &App) -> Reply {
-        self.api.open_raw(Some(&app.basic), None).await
+    pub async fn try_open(&self, app: &TestClient) -> Reply {
+        self.api.open_raw(Some(&app.basic()), None).await
     }
 
-    /// Opens a mailbox for `app`.
-    pub async fn open(&self, app: &App) -> Mailbox {
-        let reply = self.try_open(app).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        let body = reply.json();
-        Mailbox {
-            id: body["mailbox_id"].as_str().unwrap().to_owned(),
-            exp: expires_at_secs(&body),
-        }
+    /// Opens a mailbox for `app` with the server's default lifetime.
+    pub async fn open(&self, app: &TestClient) -> TestMailbox {
+        self.api.open(app, None).await
     }
 
     /// `PUT /v1/mailboxes/{id}`.
-    pub async fn deposit(&self, mailbox: &Mailbox, envelope: &str) -> Reply {
+    pub async fn deposit(&self, mailbox: &TestMailbox, envelope: &str) -> Reply {
         self.api.deposit(&mailbox.id, envelope).await
     }
 
     /// `GET /v1/mailboxes/{id}?wait=N`.
-    pub async fn poll(&self, app: &App, mailbox: &Mailbox, wait: u64) -> Reply {
-        self.api.poll(&app.basic, &mailbox.id, wait).await
+    pub async fn poll(&self, app: &TestClient, mailbox: &TestMailbox, wait: u64) -> Reply {
+        self.api.poll(&app.basic(), &mailbox.id, wait).await
     }
 
     /// The number of long-polls waiting in this gateway.
@@ -95,7 +68,6 @@ impl Node {
 }
 
 /// An envelope for `mailbox` with a fresh stand-in token, sealed to `app`'s key.
-pub fn seal_for(app: &App, mailbox: &Mailbox) -> String {
-    let binding = Binding::to_mailbox(&app.id, &mailbox.id, mailbox.exp);
-    seal_with(&app.key, binding, fake_id_token().as_bytes())
+pub fn seal_for(app: &TestClient, mailbox: &TestMailbox) -> String {
+    sealgate_testkit::seal_for(app, mailbox, fake_id_token().as_bytes())
 }

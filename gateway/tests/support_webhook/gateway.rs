@@ -13,7 +13,9 @@ use sealgate::{Config, Gateway};
 use sealgate_client::{AppClient, HttpClient};
 use sealgate_crypto::PrivateKey;
 use sealgate_testkit::api::{expires_at_secs, json_body};
-use sealgate_testkit::{EVENTUALLY, Reply, SharedPrefix, eventually, fake_id_token, test_config};
+use sealgate_testkit::{
+    EVENTUALLY, Reply, SharedPrefix, eventually, fake_id_token, metric_value, test_config,
+};
 
 use super::{Deposited, Mailbox, TestApp};
 
@@ -229,15 +231,12 @@ impl Metrics {
     /// The sample `name{labels}` (`labels` like `outcome="delivered"`, or "" for none); 0 when
     /// absent (a labelled counter appears on first use).
     pub(crate) fn value(&self, name: &str, labels: &str) -> f64 {
-        let prefix = if labels.is_empty() {
-            format!("{name} ")
+        let sample = if labels.is_empty() {
+            name.to_owned()
         } else {
-            format!("{name}{{{labels}}} ")
+            format!("{name}{{{labels}}}")
         };
-        self.0
-            .lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .map_or(0.0, |value| value.trim().parse().expect("a number"))
+        metric_value(&self.0, &sample).unwrap_or(0.0)
     }
 
     /// `sealgate_webhook_deliveries_total{outcome=…}`.

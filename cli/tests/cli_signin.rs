@@ -8,46 +8,26 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use sealgate::{Config, Gateway};
+use sealgate::Gateway;
 use sealgate_client::testing::TestIssuer;
 use sealgate_crypto::SignInRequest;
+use sealgate_testkit::{SharedPrefix, now_secs, test_config, test_redis_url, within};
 
 const SEALGATE: &str = env!("CARGO_BIN_EXE_sealgate");
 
-/// How long anything may take on a slow, shared machine.
-const PATIENCE: Duration = Duration::from_secs(90);
-
 const ISSUER: &str = "https://issuer.test.invalid";
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(PATIENCE, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("{what}: no result within {PATIENCE:?}"),
-    }
-}
 
 /// A gateway on loopback port 0 with the memory store.
 async fn gateway() -> Gateway {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    Gateway::start(config).await.expect("the gateway starts")
+    Gateway::start(test_config())
+        .await
+        .expect("the gateway starts")
 }
 
 /// A user of the command line: HOME and XDG_CONFIG_HOME in a directory of its own.
@@ -513,47 +493,13 @@ fn strip_ansi(text: &str) -> String {
     plain
 }
 
-/// Deletes the keys under a Redis prefix (SCAN for the prefix, then DEL) when dropped.
-struct RedisKeys {
-    url: String,
-    prefix: String,
-}
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        let pattern = format!("{}*", self.prefix);
-        let Ok(scan) = std::process::Command::new("redis-cli")
-            .args(["-u", &self.url, "--scan", "--pattern", &pattern])
-            .output()
-        else {
-            eprintln!("note: could not list the Redis keys under {pattern} to delete them");
-            return;
-        };
-        let listed = String::from_utf8_lossy(&scan.stdout).into_owned();
-        let keys: Vec<&str> = listed
-            .lines()
-            .filter(|key| key.starts_with(&self.prefix))
-            .collect();
-        for chunk in keys.chunks(100) {
-            let _ = std::process::Command::new("redis-cli")
-                .args(["-u", &self.url, "DEL"])
-                .args(chunk)
-                .output();
-        }
-    }
-}
-
 /// `sealgate serve --store redis://127.0.0.1:6379/ --redis-prefix UNIQUE` as a process, then
 /// register, request and send. Skips (saying so) only while this build's store takes no Redis
 /// URL, and fails then too when `SEALGATE_REQUIRE_REDIS=1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_flow_on_a_redis_store() {
-    let url = std::env::var("SEALGATE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
-    let keys = Arc::new(RedisKeys {
-        url: url.clone(),
-        prefix: format!("sgcli:{}:", sealgate_crypto::random_token::<9>()),
-    });
+    let url = test_redis_url();
+    let keys = Arc::new(SharedPrefix::at(&url));
     let user = User::new();
     let mut serve = user.spawn(&[
         "serve",

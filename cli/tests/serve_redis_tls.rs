@@ -1,15 +1,11 @@
 //! The `sealgate` binary on a Redis it reaches over TLS with a password: `serve` becomes
 //! ready, and its log names the host, never the password.
 
-#[allow(unused_macros, unused_imports)]
-#[path = "../../gateway/tests/support_redis/mod.rs"]
-mod support_redis;
-
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use support_redis::RedisServer;
+use sealgate_testkit::{RedisServer, free_port};
 
 /// `sealgate serve --store rediss://:PASSWORD@127.0.0.1:PORT/` against a TLS-only, password-
 /// protected Redis whose certificate comes from a private CA (trusted through SSL_CERT_FILE):
@@ -33,7 +29,7 @@ async fn the_binary_reaches_redis_over_tls_with_a_password() {
     std::fs::write(path("server.pem"), server_cert.pem()).unwrap();
     std::fs::write(path("server.key"), server_key.serialize_pem()).unwrap();
 
-    let tls_port = support_redis::free_port();
+    let tls_port = free_port();
     let _redis = RedisServer::start_with(&[
         "--requirepass",
         "hunter2-secret",
@@ -48,7 +44,7 @@ async fn the_binary_reaches_redis_over_tls_with_a_password() {
         "--tls-auth-clients",
         "no",
     ]);
-    let (api, metrics) = (support_redis::free_port(), support_redis::free_port());
+    let (api, metrics) = (free_port(), free_port());
     let log = std::fs::File::create(path("sealgate.log")).unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
         .args(["serve", "--listen", &format!("127.0.0.1:{api}")])

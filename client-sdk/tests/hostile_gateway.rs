@@ -18,7 +18,8 @@ use sealgate_client::sealgate_crypto::{
 };
 use sealgate_client::{Deposited, Error, Phone, verify_id_token};
 
-use support::{Answer, Backend, Behind, Hook, expected, issuer, issuer_keys, now_secs, within};
+use sealgate_testkit::{now_secs, within};
+use support::{Answer, Backend, Behind, Hook, expected, issuer, issuer_keys};
 
 on_every_backend!(
     substituted_jwks,

@@ -12,7 +12,8 @@ use sealgate::store::TakeOutcome;
 use sealgate_client::sealgate_crypto::{Algorithm, PrivateKey, SignInRequestError};
 use sealgate_client::{AppClient, Deposited, Error, HttpClient, Phone, verify_id_token};
 
-use support::{Backend, Gw, expected, issuer, issuer_keys, now_secs, register, within};
+use sealgate_testkit::{now_secs, within};
+use support::{Backend, Gw, expected, issuer, issuer_keys, register};
 
 on_every_backend!(
     whole_flow,

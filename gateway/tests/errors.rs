@@ -1,8 +1,6 @@
 //! Every error row of the HTTP API v1 table, over real HTTP: status, RFC 9457 problem type and
 //! the headers that go with it (WWW-Authenticate, Allow, ETag, Retry-After).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use http::{Method, header};
@@ -11,7 +9,7 @@ use serde_json::{Value, json};
 
 use sealgate::config::Secret;
 use sealgate_crypto::{Algorithm, Binding, PrivateKey};
-use support::{
+use sealgate_testkit::{
     TestGateway, assert_problem, basic, fake_id_token, jwks_of, now_secs, raw_exchange, seal_for,
     seal_with, test_config,
 };
@@ -189,7 +187,7 @@ async fn deleting_a_client_removes_its_mailboxes_and_credentials() {
         "invalid-client",
     );
     assert_problem(&gw.get(&format!("{path}/jwks")).await, 404, "not-found");
-    assert_eq!(gw.store.mailbox_count(), 0);
+    assert_eq!(gw.memory_store().mailbox_count(), 0);
 }
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! The whole sign-in flow over real HTTP: register, open, seal, deposit, long-poll, open the
 //! envelope; consume-once, wake-ups, concurrent pollers, expiry and HTTP/2.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +11,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sealgate_crypto::Envelope;
 
-use support::{TestGateway, eventually, fake_id_token, now_secs, seal_for, send_with};
+use sealgate_testkit::{
+    EVENTUALLY, TestGateway, eventually, fake_id_token, now_secs, seal_for, send_with,
+};
 
 #[tokio::test]
 async fn register_open_deposit_poll_and_open() {
@@ -69,11 +69,11 @@ async fn after_consumption_retries_are_idempotent_and_others_conflict() {
         .assert_status(200);
 
     let again = gw.poll(&client.basic(), &mailbox.id, 0).await;
-    support::assert_problem(&again, 404, "not-found");
+    sealgate_testkit::assert_problem(&again, 404, "not-found");
     gw.deposit(&mailbox.id, &envelope).await.assert_status(200);
     let other = seal_for(&client, &mailbox, fake_id_token().as_bytes());
     let conflict = gw.deposit(&mailbox.id, &other).await;
-    support::assert_problem(&conflict, 409, "deposit-conflict");
+    sealgate_testkit::assert_problem(&conflict, 409, "deposit-conflict");
 }
 
 #[tokio::test]
@@ -84,7 +84,7 @@ async fn a_different_envelope_before_consumption_conflicts() {
     let first = seal_for(&client, &mailbox, fake_id_token().as_bytes());
     let second = seal_for(&client, &mailbox, fake_id_token().as_bytes());
     gw.deposit(&mailbox.id, &first).await.assert_status(201);
-    support::assert_problem(
+    sealgate_testkit::assert_problem(
         &gw.deposit(&mailbox.id, &second).await,
         409,
         "deposit-conflict",
@@ -135,7 +135,10 @@ async fn of_sixteen_concurrent_pollers_exactly_one_gets_the_envelope() {
         })
         .collect();
     // Let most of them start waiting, then deposit while they race.
-    eventually("pollers waiting", || async { gw.waiters().await >= 8 }).await;
+    eventually("pollers waiting", EVENTUALLY, || async {
+        gw.waiters().await >= 8
+    })
+    .await;
     gw.deposit(&mailbox.id, &envelope).await.assert_status(201);
 
     let mut delivered = 0;
@@ -148,7 +151,7 @@ async fn of_sixteen_concurrent_pollers_exactly_one_gets_the_envelope() {
             }
             202 => assert_eq!(reply.json()["error"], "authorization_pending"),
             404 => {
-                support::assert_problem(&reply, 404, "not-found");
+                sealgate_testkit::assert_problem(&reply, 404, "not-found");
             }
             other => panic!("unexpected status {other}: {}", reply.text()),
         }
@@ -162,17 +165,17 @@ async fn an_expired_mailbox_is_gone_and_forgotten() {
     let client = gw.register().await;
     let mailbox = gw.open(&client, Some(1)).await;
     let envelope = seal_for(&client, &mailbox, fake_id_token().as_bytes());
-    assert_eq!(gw.store.mailbox_count(), 1);
+    assert_eq!(gw.memory_store().mailbox_count(), 1);
 
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    support::assert_problem(&gw.deposit(&mailbox.id, &envelope).await, 404, "not-found");
-    support::assert_problem(
+    sealgate_testkit::assert_problem(&gw.deposit(&mailbox.id, &envelope).await, 404, "not-found");
+    sealgate_testkit::assert_problem(
         &gw.poll(&client.basic(), &mailbox.id, 0).await,
         404,
         "not-found",
     );
-    eventually("the store to forget the mailbox", || async {
-        gw.store.mailbox_count() == 0
+    eventually("the store to forget the mailbox", EVENTUALLY, || async {
+        gw.memory_store().mailbox_count() == 0
     })
     .await;
 }
@@ -186,11 +189,13 @@ async fn an_unpolled_expired_mailbox_is_swept() {
     for _ in 0..3 {
         gw.open(&client, Some(2)).await;
     }
-    assert_eq!(gw.store.mailbox_count(), 3);
+    assert_eq!(gw.memory_store().mailbox_count(), 3);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    eventually("the sweeper to drop expired mailboxes", || async {
-        gw.store.mailbox_count() == 0
-    })
+    eventually(
+        "the sweeper to drop expired mailboxes",
+        EVENTUALLY,
+        || async { gw.memory_store().mailbox_count() == 0 },
+    )
     .await;
 }
 

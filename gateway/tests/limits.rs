@@ -1,13 +1,11 @@
 //! The limits of the API table over real HTTP: per-IP deposit rate, per-client mailbox rate,
 //! open mailboxes per client and waiting long-polls per client, each a 429 with Retry-After.
 
-mod support;
-
 use std::sync::Arc;
 
 use http::header;
 use sealgate::Config;
-use support::{Reply, TestGateway, assert_problem, fake_id_token, seal_for, test_config};
+use sealgate_testkit::{Reply, TestGateway, assert_problem, fake_id_token, seal_for, test_config};
 
 /// A configuration with the limit under test set, and the others out of the way.
 fn config_with(set: impl FnOnce(&mut Config)) -> Config {

@@ -2,8 +2,6 @@
 //! listener, TLS (1.2 and 1.3, ALPN h2 and http/1.1), read timeouts against slow clients, and
 //! graceful shutdown.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use support::{TestGateway, assert_problem, fake_id_token, seal_for, send_with, test_config};
+use sealgate_testkit::{
+    TestGateway, assert_problem, fake_id_token, seal_for, send_with, test_config,
+};
 
 #[tokio::test]
 async fn health_readiness_and_openapi() {
@@ -162,7 +162,9 @@ async fn tls_negotiates_h2_and_http1_over_tls_1_2_and_1_3() {
     // A client offering both gets h2; plain HTTP on the TLS port gets nowhere.
     let both = tls_client(&root, &[tls13, tls12], &[b"h2", b"http/1.1"]);
     assert_eq!(healthz_over_tls(gw.addr(), &both).await.0, b"h2");
-    let plain = support::raw_exchange(gw.addr(), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let plain =
+        sealgate_testkit::raw_exchange(gw.addr(), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
     assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
 }
 
@@ -227,7 +229,7 @@ async fn a_body_that_never_arrives_is_cut_off() {
     let head = "PUT /v1/mailboxes/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\n\
                 Content-Type: application/jose\r\nContent-Length: 100\r\n\r\nabc";
     let started = Instant::now();
-    let response = support::raw_exchange(gw.addr(), head.as_bytes()).await;
+    let response = sealgate_testkit::raw_exchange(gw.addr(), head.as_bytes()).await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -12,9 +12,9 @@ use http::StatusCode;
 use sealgate::clock::SystemClock;
 use sealgate::store::{RedisStore, WakeHub};
 
+use sealgate_testkit::{RedisCluster, query, unique_prefix};
 use support_redis::contract::{self, Backend};
 use support_redis::http::{Node, seal_for};
-use support_redis::{RedisCluster, query, unique_prefix};
 
 /// Every contract clause, then: a mailbox's key and wake-up channel share a slot, and the
 /// channels of mailboxes nobody waits for any more are unsubscribed.
@@ -158,5 +158,5 @@ async fn the_gateway_follows_a_failover() {
         deposited.elapsed()
     );
     assert_eq!(node.get("/readyz").await.status, StatusCode::OK);
-    node.gateway.shutdown().await;
+    node.shutdown().await;
 }

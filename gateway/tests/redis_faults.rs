@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use support_redis::http::{Node, Reply, seal_for};
-use support_redis::{RedisServer, join_all};
+use sealgate_testkit::Reply;
+use sealgate_testkit::{RedisServer, join_all};
+use support_redis::http::{Node, seal_for};
 
 /// Redis killed: a waiting long-poll ends (202 or 503) long before its wait; /readyz, deposits
 /// and polls answer 503 problem+json with Retry-After within a second. Redis restarted on the
@@ -107,7 +108,7 @@ async fn redis_killed_and_restarted() {
     let (reply, deposited) = tokio::join!(poll, deposit);
     assert_eq!(reply.status, StatusCode::OK);
     assert!(deposited.elapsed() < Duration::from_secs(1));
-    node.gateway.shutdown().await;
+    node.shutdown().await;
 }
 
 /// Redis frozen (SIGSTOP: connections open, no answers): requests are answered 503 within a
@@ -156,7 +157,7 @@ async fn redis_frozen_and_thawed() {
     }
     eprintln!("served again {:?} after the thaw", thawed.elapsed());
     assert_eq!(node.poll(&app, &mailbox, 1).await.status, StatusCode::OK);
-    node.gateway.shutdown().await;
+    node.shutdown().await;
 }
 
 async fn assert_unavailable_fast(request: impl std::future::Future<Output = Reply>) {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
+use sealgate_testkit::{RedisServer, SHARED_REDIS, SharedPrefix, info_field, join_all};
 use support_redis::http::{Node, seal_for};
-use support_redis::{RedisServer, SHARED_REDIS, SharedPrefix, info_field, join_all};
 
 /// Deposit on A, long-poll on B: B answers 200 within a second of the deposit, every time.
 /// Prints the median and 90th percentile over 50 rounds.
@@ -46,8 +46,8 @@ async fn a_deposit_on_one_instance_wakes_a_poll_on_the_other() {
     let (median, p90, max) = (latencies[25], latencies[45], latencies[49]);
     eprintln!("deposit on A -> poll answered on B: median {median:?}, p90 {p90:?}, max {max:?}");
     assert!(max < Duration::from_secs(1), "slowest wake-up {max:?}");
-    a.gateway.shutdown().await;
-    b.gateway.shutdown().await;
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 /// 16 long-polls on one mailbox, 8 on each instance: exactly one 200, the others 404.
@@ -85,8 +85,8 @@ async fn sixteen_pollers_on_two_instances_one_winner() {
             .all(|r| r.status == StatusCode::NOT_FOUND),
         "{replies:?}"
     );
-    a.gateway.shutdown().await;
-    b.gateway.shutdown().await;
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 /// 1,000 long-polls waiting over two instances on a private Redis: the server's connected
@@ -142,8 +142,8 @@ async fn a_thousand_waiters_hold_no_redis_connection() {
     assert!(replies.iter().all(|r| r.status == StatusCode::OK));
     let after = clients();
     assert!((after - idle).abs() <= 2, "{idle} idle, {after} after");
-    a.gateway.shutdown().await;
-    b.gateway.shutdown().await;
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 async fn wait_for_waiters(node: &Node, n: i64) {
@@ -163,7 +163,7 @@ async fn bytes_per_open_mailbox() {
     use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
 
     let redis = RedisServer::start();
-    let clock = support_redis::TestClock::new();
+    let clock = sealgate_testkit::TestClock::new();
     let store = RedisStore::connect(&redis.url(), "sealgate:", WakeHub::default(), clock.clone())
         .await
         .unwrap();
@@ -216,7 +216,8 @@ async fn bytes_per_open_mailbox() {
     let per_mailbox = (used() - before) as f64 / 10_000.0;
 
     let key = store.mailbox_key(&warm.mailbox_id);
-    let usage = || -> i64 { support_redis::query(redis.port, &["MEMORY", "USAGE", &key]).unwrap() };
+    let usage =
+        || -> i64 { sealgate_testkit::query(redis.port, &["MEMORY", "USAGE", &key]).unwrap() };
     let empty = usage();
     let envelope = format!(
         "{}.{}..{}.",

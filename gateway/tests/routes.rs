@@ -1,12 +1,10 @@
 //! The route table over real HTTP: `HEAD` on every `GET` route, a mailbox `HEAD` that never
 //! consumes, `405` with the whole `Allow` list, `404` for every other path.
 
-mod support;
-
 use http::{Method, header};
 use http_body_util::Full;
 
-use support::{Reply, TestGateway, assert_problem, fake_id_token, seal_for};
+use sealgate_testkit::{Reply, TestGateway, assert_problem, fake_id_token, seal_for};
 
 /// Sends `method path`, with `Authorization` when given.
 async fn send(gw: &TestGateway, method: Method, path: &str, auth: Option<&str>) -> Reply {

@@ -10,8 +10,8 @@ use sealgate::clock::Clock as _;
 use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
 use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
 
+use sealgate_testkit::{SHARED_REDIS, SharedPrefix, TestClock, query};
 use support_redis::contract::{Backend, contract_tests};
-use support_redis::{SHARED_REDIS, SharedPrefix, TestClock, query};
 
 mod memory {
     use super::*;
@@ -149,7 +149,7 @@ async fn bad_configurations_are_refused_clearly() {
     let message =
         refused(RedisStore::connect(SHARED_REDIS, "a{b}:", hub(), TestClock::new()).await);
     assert!(message.contains("prefix"), "{message}");
-    let port = support_redis::free_port();
+    let port = sealgate_testkit::free_port();
     let url = format!("redis://:hunter2@127.0.0.1:{port}/");
     let message = refused(RedisStore::connect(&url, "p:", hub(), TestClock::new()).await);
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");

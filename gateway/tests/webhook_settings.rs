@@ -2,7 +2,6 @@
 //! re-enabling it, secret rotation and its overlap, removal, and the SSRF refusals at
 //! registration and at delivery. Delivery itself and the metrics are in `webhooks.rs`.
 
-mod support_redis;
 mod support_webhook;
 
 use std::net::IpAddr;
@@ -19,9 +18,10 @@ use sealgate::store::{MemoryStore, WakeHub};
 use sealgate::webhook::ssrf::{self, CheckedResolver, Policy, UrlError};
 use sealgate_crypto::webhook::WebhookSecret;
 
+use sealgate_testkit::{EVENTUALLY, Reply, now_secs};
 use support_webhook::{
-    Deposited, EVENTUALLY, QUIET, Receiver, Reply, Step, TestApp, TestGateway, check_delivery,
-    now_secs, register_with_webhook, webhook_config,
+    Deposited, QUIET, Receiver, Step, TestApp, TestGateway, check_delivery, register_with_webhook,
+    webhook_config,
 };
 
 /// `POST …/webhook/secret`, answered 200: the answer and the new secret it shows.
@@ -255,7 +255,7 @@ async fn registration_refuses_insecure_and_private_urls() {
     strict.webhooks.allow_private = false;
     let strict = TestGateway::start(strict).await;
     let refused = strict
-        .register_raw(&registration(&format!("http://127.0.0.1:{port}/")))
+        .register_raw(&registration(&format!("http://127.0.0.1:{port}/")), None)
         .await;
     let body = assert_invalid_metadata(&refused);
     assert!(body["detail"].as_str().unwrap().contains("https"), "{body}");
@@ -266,7 +266,7 @@ async fn registration_refuses_insecure_and_private_urls() {
         "ftp://hooks.example.com/".to_owned(),
         "/relative".to_owned(),
     ] {
-        assert_invalid_metadata(&strict.register_raw(&registration(&url)).await);
+        assert_invalid_metadata(&strict.register_raw(&registration(&url), None).await);
     }
 
     let mut insecure_only = webhook_config();
@@ -281,7 +281,8 @@ async fn registration_refuses_insecure_and_private_urls() {
         format!("http://10.0.0.1:{port}/"),
         format!("http://169.254.169.254:{port}/"),
     ] {
-        let body = assert_invalid_metadata(&insecure_only.register_raw(&registration(&url)).await);
+        let body =
+            assert_invalid_metadata(&insecure_only.register_raw(&registration(&url), None).await);
         let detail = body["detail"].as_str().unwrap();
         assert!(
             detail.contains("non-public") || detail.contains("does not resolve"),
@@ -302,7 +303,8 @@ async fn registration_refuses_insecure_and_private_urls() {
     let mut off = webhook_config();
     off.webhooks.enabled = false;
     let off = TestGateway::start(off).await;
-    let body = assert_invalid_metadata(&off.register_raw(&registration(&receiver.url())).await);
+    let body =
+        assert_invalid_metadata(&off.register_raw(&registration(&receiver.url()), None).await);
     assert!(
         body["detail"]
             .as_str()
@@ -398,7 +400,7 @@ async fn deposited_on_strict(
     let receiver = Receiver::start().await;
     let app = loose.register(Some(&url(&receiver))).await;
     receiver.set_secrets(&[app.webhook_secret()]);
-    loose.gateway.shutdown().await;
+    loose.shutdown().await;
     let sent = strict.open_and_deposit(&app, 120).await;
     (strict, receiver, app, sent)
 }

@@ -4,14 +4,13 @@
 //! Registration, the SSRF refusals, secret rotation, 410 and removal are in
 //! `webhook_settings.rs`.
 
-mod support_redis;
 mod support_webhook;
 
 use std::time::{Duration, Instant};
 
+use sealgate_testkit::EVENTUALLY;
 use support_webhook::{
-    EVENTUALLY, QUIET, Receiver, Step, TestGateway, check_delivery, register_with_webhook,
-    webhook_config,
+    QUIET, Receiver, Step, TestGateway, check_delivery, register_with_webhook, webhook_config,
 };
 
 support_webhook::flow_tests! {

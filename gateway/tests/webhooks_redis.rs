@@ -3,7 +3,6 @@
 //! instance killed mid-delivery whose delivery the other instance takes over after the claim
 //! lease.
 
-mod support_redis;
 mod support_webhook;
 
 use std::collections::HashSet;
@@ -13,15 +12,17 @@ use std::time::{Duration, Instant};
 use sealgate::Gateway;
 use sealgate::clock::{Clock, SystemClock};
 
+use sealgate_testkit::redis::redis_store;
+use sealgate_testkit::{EVENTUALLY, SHARED_REDIS, SharedPrefix};
 use support_webhook::{
-    EVENTUALLY, Metrics, QUIET, Receiver, SharedPrefix, Step, TestGateway, check_delivery,
-    register_with_webhook, shared_store, webhook_config,
+    Metrics, QUIET, Receiver, Step, TestGateway, check_delivery, register_with_webhook,
+    webhook_config,
 };
 
 support_webhook::flow_tests! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     let prefix = SharedPrefix::new();
-    start: prefix.gateway(webhook_config())
+    start: TestGateway::on_redis(&prefix, webhook_config())
 }
 
 /// Two instances on one Redis, both delivering: deposits on either are each delivered exactly
@@ -29,8 +30,8 @@ support_webhook::flow_tests! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_deliver_each_envelope_once() {
     let prefix = SharedPrefix::new();
-    let a = prefix.gateway(webhook_config()).await;
-    let b = prefix.gateway(webhook_config()).await;
+    let a = TestGateway::on_redis(&prefix, webhook_config()).await;
+    let b = TestGateway::on_redis(&prefix, webhook_config()).await;
     let receiver = Receiver::start().await;
     let app = register_with_webhook(&a, &receiver).await;
     let mut sent = Vec::new();
@@ -85,7 +86,7 @@ impl Doomed {
                 .expect("a runtime");
             let gateway = runtime.block_on(async {
                 let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-                let store = shared_store(&prefix, clock.clone()).await;
+                let store = redis_store(SHARED_REDIS, &prefix, clock.clone()).await;
                 Gateway::start_with(webhook_config(), store, clock)
                     .await
                     .expect("the gateway starts")
@@ -131,7 +132,7 @@ async fn an_instance_killed_mid_delivery_is_taken_over_by_the_other() {
     let first = receiver.wait_for(1, EVENTUALLY).await.remove(0);
     check_delivery(&first, &app, &sent);
 
-    let b = prefix.gateway(webhook_config()).await;
+    let b = TestGateway::on_redis(&prefix, webhook_config()).await;
     a.kill();
     let killed = Instant::now();
     b.poll(&app, &sent.mailbox, 0).await.assert_status(202);

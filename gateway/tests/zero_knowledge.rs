@@ -2,8 +2,6 @@
 //! appears in the gateway's logs (captured at TRACE) or metrics, and the store hands back exactly
 //! the ciphertext it was given.
 
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -16,7 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use support::{TestGateway, fake_id_token, seal_for, send_with};
+use sealgate_testkit::{TestGateway, fake_id_token, seal_for, send_with};
 
 /// Everything the gateway logged while this test binary ran.
 fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -124,7 +122,7 @@ async fn no_secret_reaches_logs_metrics_or_store() {
         );
 
         // A failed authentication and a wrong deposit log something too.
-        let wrong = support::basic(&client.id, &client.secret[..20]);
+        let wrong = sealgate_testkit::basic(&client.id, &client.secret[..20]);
         gw.poll(&wrong, &mailbox.id, 0).await.assert_status(401);
         gw.deposit(&mailbox.id, &seal_for(&client, &mailbox, b"other"))
             .await

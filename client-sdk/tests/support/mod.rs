@@ -2,16 +2,15 @@
 //! store, or Redis under a unique key prefix) that can be restarted on the same port with the
 //! same store; a test double (a small hyper proxy) in front of it that logs every request and
 //! can answer, rewrite or drop chosen ones; the test issuer; and `on_every_backend!`, which
-//! runs a scenario once per store.
+//! runs a scenario once per store. Waiting, timeouts and Redis prefixes come from the test
+//! kit (`sealgate_testkit`).
 //!
 //! Each test file is its own crate and uses a different subset of these helpers.
 #![allow(dead_code, unreachable_pub, unused_macros)]
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
@@ -28,18 +27,13 @@ use tokio::task::JoinHandle;
 use sealgate::clock::{Clock, SystemClock};
 use sealgate::store::{MemoryStore, SharedStore, TakeOutcome, WakeHub};
 use sealgate::{Config, Gateway};
-use sealgate_client::sealgate_crypto::{Algorithm, PrivateKey, random_token};
+use sealgate_client::sealgate_crypto::{Algorithm, PrivateKey};
 use sealgate_client::testing::TestIssuer;
 use sealgate_client::{AppClient, Expected, IssuerKeys};
-
-/// How long anything may take on a slow, shared 2-core machine before a test gives up.
-pub const PATIENCE: Duration = Duration::from_secs(90);
+use sealgate_testkit::{PATIENCE, SharedPrefix, eventually, test_redis_url, within};
 
 /// The issuer name the test issuer signs with.
 pub const ISSUER: &str = "https://issuer.test.invalid";
-
-/// The Redis the Redis variants use unless `SEALGATE_TEST_REDIS_URL` names another.
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
 
 /// Runs each named `async fn(Backend)` scenario as two tests, `memory::NAME` and `redis::NAME`.
 /// The Redis test skips (saying so on stderr) only while this build's `store::connect` takes
@@ -67,42 +61,14 @@ macro_rules! on_every_backend {
     };
 }
 
-/// Seconds since the epoch.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-}
-
-/// Awaits `future`, or panics naming `what` after [`PATIENCE`].
-pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(PATIENCE, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("{what}: no result within {PATIENCE:?}"),
-    }
-}
-
-/// Polls `condition` every 20 ms until it holds, or panics after [`PATIENCE`].
-pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
-/// Both listeners on an ephemeral loopback port; a short grace period on shutdown.
+/// The kit's configuration (both listeners on an ephemeral loopback port) with a short grace
+/// period on shutdown.
 pub fn test_config() -> Config {
-    let mut config = Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Config::default()
-    };
+    let mut config = sealgate_testkit::test_config();
     config.limits.shutdown_grace_secs = 3;
     config
 }
@@ -112,14 +78,9 @@ pub fn test_config() -> Config {
 pub enum Backend {
     /// A fresh `MemoryStore` per gateway.
     Memory,
-    /// Redis, under a key prefix of this test's own.
-    Redis(Arc<RedisPrefix>),
-}
-
-/// A Redis URL and a prefix unique to one test; the prefix's keys are deleted on drop.
-pub struct RedisPrefix {
-    pub url: String,
-    pub prefix: String,
+    /// Redis, under a key prefix of this test's own (its keys deleted when the last clone
+    /// goes).
+    Redis(Arc<SharedPrefix>),
 }
 
 impl Backend {
@@ -128,21 +89,21 @@ impl Backend {
         Self::Memory
     }
 
-    /// Redis at `SEALGATE_TEST_REDIS_URL` (default [`DEFAULT_REDIS_URL`]) under a fresh prefix.
+    /// Redis at `SEALGATE_TEST_REDIS_URL` (default the shared 127.0.0.1:6379) under a fresh
+    /// prefix.
     /// `None`, said on stderr, while this build's `sealgate::store::connect` takes no Redis URL
     /// (unless `SEALGATE_REQUIRE_REDIS=1`, which makes that a failure). A Redis store that
     /// cannot reach Redis is always a failure: these tests never skip silently.
     pub async fn redis() -> Option<Self> {
-        let url =
-            std::env::var("SEALGATE_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.into());
-        let prefix = format!("sgsdk:{}:", random_token::<9>());
+        let url = test_redis_url();
+        let redis = SharedPrefix::at(&url);
         let config = Config {
             store: url.clone(),
-            redis_prefix: prefix.clone(),
+            redis_prefix: redis.prefix.clone(),
             ..test_config()
         };
         match sealgate::store::connect(&config, WakeHub::default(), clock()).await {
-            Ok(_) => Some(Self::Redis(Arc::new(RedisPrefix { url, prefix }))),
+            Ok(_) => Some(Self::Redis(Arc::new(redis))),
             Err(error) => {
                 let error = format!("{error:#}");
                 let required = std::env::var("SEALGATE_REQUIRE_REDIS").is_ok_and(|v| v == "1");
@@ -181,35 +142,6 @@ impl Backend {
     /// Whether this is the Redis backend.
     pub fn is_redis(&self) -> bool {
         matches!(self, Self::Redis(_))
-    }
-}
-
-impl Drop for RedisPrefix {
-    /// Deletes this test's keys (`SCAN` for the prefix, then `DEL`), and nothing else.
-    fn drop(&mut self) {
-        let pattern = format!("{}*", self.prefix);
-        let scanned = Command::new("redis-cli")
-            .args(["-u", &self.url, "--scan", "--pattern", &pattern])
-            .output();
-        let keys = match scanned {
-            Ok(output) if output.status.success() => {
-                String::from_utf8_lossy(&output.stdout).into_owned()
-            }
-            _ => {
-                eprintln!("note: could not list the Redis keys under {pattern} to delete them");
-                return;
-            }
-        };
-        let keys: Vec<&str> = keys
-            .lines()
-            .filter(|key| key.starts_with(&self.prefix))
-            .collect();
-        for chunk in keys.chunks(100) {
-            let _ = Command::new("redis-cli")
-                .args(["-u", &self.url, "DEL"])
-                .args(chunk)
-                .output();
-        }
     }
 }
 
@@ -270,7 +202,10 @@ impl Gw {
 
     /// Waits until at least one long-poll waits in this gateway.
     pub async fn wait_for_a_waiter(&self) {
-        eventually("a long-poll waiting in the gateway", || self.waiters() >= 1).await;
+        eventually("a long-poll waiting in the gateway", PATIENCE, || async {
+            self.waiters() >= 1
+        })
+        .await;
     }
 
     /// Stops the gateway gracefully (waiting long-polls are answered).

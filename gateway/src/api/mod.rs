@@ -2,9 +2,9 @@
 
 pub mod clients;
 pub mod mailboxes;
-pub mod ops;
 #[cfg(test)]
 mod openapi_tests;
+pub mod ops;
 pub mod poll;
 pub mod router;
 pub mod webhooks;

@@ -16,7 +16,7 @@ use sealgate::store::{
 };
 use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
 
-use super::TestClock;
+use sealgate_testkit::TestClock;
 
 type Connect =
     Arc<dyn Fn(Arc<dyn Clock>) -> Pin<Box<dyn Future<Output = SharedStore> + Send>> + Send + Sync>;

@@ -1,67 +1,12 @@
 //! The app's side: a registered app with its key and SDK client, its mailboxes and the
-//! envelopes deposited in them, and the gateway's buffered replies.
+//! envelopes deposited in them.
 
-use base64::Engine as _;
-use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use sealgate_client::AppClient;
 use sealgate_client::webhook::Delivery;
-use sealgate_crypto::{Binding, PrivateKey, SealOptions, random_token, seal};
-
-use super::PROBLEM_PREFIX;
-
-/// A buffered HTTP response.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-}
-
-impl Reply {
-    /// The body as JSON; panics with the body when it is not.
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
-    }
-
-    /// The body as text.
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// Asserts the status, showing the body when it differs.
-    #[track_caller]
-    pub(crate) fn assert_status(&self, expected: u16) -> &Self {
-        assert_eq!(self.status.as_u16(), expected, "body: {}", self.text());
-        self
-    }
-
-    /// Asserts an RFC 9457 problem with `status`, type `PREFIX + slug` and, when given, the
-    /// OAuth `error` code; returns the body.
-    #[track_caller]
-    pub(crate) fn assert_problem(&self, status: u16, slug: &str, oauth: Option<&str>) -> Value {
-        self.assert_status(status);
-        assert_eq!(
-            self.headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-            Some("application/problem+json")
-        );
-        let body = self.json();
-        assert_eq!(
-            body["type"],
-            json!(format!("{PROBLEM_PREFIX}{slug}")),
-            "{body}"
-        );
-        if let Some(code) = oauth {
-            assert_eq!(body["error"], json!(code), "{body}");
-        }
-        body
-    }
-}
+use sealgate_crypto::{Binding, PrivateKey};
+use sealgate_testkit::{basic, seal_with};
 
 /// A registered app: its credentials, its key, the webhook secret shown at registration, and
 /// the SDK's `AppClient` to open what the webhook delivers.
@@ -78,9 +23,7 @@ pub(crate) struct TestApp {
 impl TestApp {
     /// `Basic base64(id:secret)`.
     pub(crate) fn basic(&self) -> String {
-        let encoded = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", self.id, self.secret));
-        format!("Basic {encoded}")
+        basic(&self.id, &self.secret)
     }
 
     /// `/v1/clients/{id}` followed by `rest`.
@@ -98,13 +41,8 @@ impl TestApp {
 
     /// Seals `token` for `mailbox`, as a phone would.
     pub(crate) fn seal(&self, mailbox: &Mailbox, token: &str) -> String {
-        seal(
-            self.key.public_key(),
-            token.as_bytes(),
-            &SealOptions::for_token(Binding::to_mailbox(&self.id, &mailbox.id, mailbox.exp)),
-        )
-        .expect("seal")
-        .into_string()
+        let binding = Binding::to_mailbox(&self.id, &mailbox.id, mailbox.exp);
+        seal_with(&self.key, binding, token.as_bytes())
     }
 
     /// Opens a verified delivery with the SDK's `AppClient::open_delivered`.
@@ -130,13 +68,4 @@ pub(crate) struct Deposited {
     pub(crate) token: String,
     /// The sealed envelope, as deposited.
     pub(crate) envelope: String,
-}
-
-/// A stand-in ID token: random, so that a test can look for it where it must not be.
-pub(crate) fn fake_id_token() -> String {
-    format!(
-        "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.{}.{}",
-        random_token::<48>(),
-        random_token::<32>()
-    )
 }

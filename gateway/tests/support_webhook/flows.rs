@@ -8,10 +8,9 @@ use serde_json::json;
 
 use sealgate_crypto::webhook::WebhookSecret;
 
-use super::{
-    Deposited, EVENTUALLY, QUIET, Received, Receiver, Step, TestApp, TestGateway, header_text,
-    now_secs,
-};
+use sealgate_testkit::{EVENTUALLY, now_secs};
+
+use super::{Deposited, QUIET, Received, Receiver, Step, TestApp, TestGateway, header_text};
 
 /// Registers with the receiver's URL and checks the registration answer and the client record
 /// (secret shown once, never again); the receiver verifies with the secret from now on.

@@ -1,34 +1,28 @@
 //! Starting gateways (on the memory store or any store) with webhooks allowed to loopback,
 //! talking to their API over real sockets, and reading their metrics.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::{Method, Request, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::Method;
 use serde_json::{Value, json};
 
-use sealgate::clock::{Clock, SystemClock};
-use sealgate::store::{MemoryStore, SharedStore, WakeHub};
+use sealgate::clock::Clock;
+use sealgate::store::SharedStore;
 use sealgate::{Config, Gateway};
 use sealgate_client::{AppClient, HttpClient};
-use sealgate_crypto::{Algorithm, PrivateKey};
+use sealgate_crypto::PrivateKey;
+use sealgate_testkit::api::{expires_at_secs, json_body};
+use sealgate_testkit::{
+    EVENTUALLY, Reply, SharedPrefix, eventually, fake_id_token, metric_value, test_config,
+};
 
-use super::{Deposited, EVENTUALLY, Mailbox, Reply, TestApp, eventually, fake_id_token};
+use super::{Deposited, Mailbox, TestApp};
 
 /// A configuration with both listeners on port 0, webhooks allowed to plain-HTTP loopback
 /// endpoints, and the per-address rate limits off.
 pub(crate) fn webhook_config() -> Config {
-    let mut config = Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Config::default()
-    };
+    let mut config = test_config();
     config.webhooks.allow_insecure = true;
     config.webhooks.allow_private = true;
     config.limits.deposits_per_ip_per_sec = 0;
@@ -37,10 +31,16 @@ pub(crate) fn webhook_config() -> Config {
     config
 }
 
-/// A gateway serving on port 0, with a plain HTTP/1.1 client for it.
-pub(crate) struct TestGateway {
-    pub(crate) gateway: Gateway,
-    http: Client<HttpConnector, Full<Bytes>>,
+/// The kit's gateway (any store, port 0) with the webhook suite's calls, which speak of a
+/// [`TestApp`] and its [`Mailbox`]; everything else is the kit's, through `Deref`.
+pub(crate) struct TestGateway(pub(crate) sealgate_testkit::TestGateway);
+
+impl Deref for TestGateway {
+    type Target = sealgate_testkit::TestGateway;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestGateway {
@@ -51,9 +51,7 @@ impl TestGateway {
 
     /// A gateway with `config` and the memory store.
     pub(crate) async fn start(config: Config) -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = MemoryStore::new(WakeHub::default(), clock.clone());
-        Self::start_on(config, Arc::new(store), clock).await
+        Self(sealgate_testkit::TestGateway::start_with(config).await)
     }
 
     /// A gateway with `config` on `store`.
@@ -62,47 +60,22 @@ impl TestGateway {
         store: SharedStore,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let gateway = Gateway::start_with(config, store, clock)
-            .await
-            .expect("the gateway starts");
-        Self::attach(gateway)
+        Self(sealgate_testkit::TestGateway::start_on(config, store, clock).await)
+    }
+
+    /// A gateway with `config` on the shared Redis under `prefix`.
+    pub(crate) async fn on_redis(prefix: &SharedPrefix, config: Config) -> Self {
+        Self(prefix.gateway(config).await)
     }
 
     /// Wraps a running gateway.
     pub(crate) fn attach(gateway: Gateway) -> Self {
-        Self {
-            gateway,
-            http: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Self(sealgate_testkit::TestGateway::attach(gateway))
     }
 
-    /// `http://ADDR` of the API listener.
-    pub(crate) fn base(&self) -> String {
-        format!("http://{}", self.gateway.api_addr())
-    }
-
-    /// Sends one request and buffers the answer.
-    pub(crate) async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base()));
-        if let Some(auth) = auth {
-            request = request.header(header::AUTHORIZATION, auth);
-        }
-        let body = match body {
-            Some((media, bytes)) => {
-                request = request.header(header::CONTENT_TYPE, media);
-                Full::new(Bytes::from(bytes))
-            }
-            None => Full::default(),
-        };
-        send_with(&self.http, request.body(body).unwrap()).await
+    /// Stops the gateway gracefully.
+    pub(crate) async fn shutdown(self) {
+        self.0.gateway.shutdown().await;
     }
 
     /// Sends one request as `app` (HTTP Basic), with `json` as an `application/json` body.
@@ -113,51 +86,34 @@ impl TestGateway {
         path: &str,
         json: Option<Value>,
     ) -> Reply {
-        self.send(
-            method,
-            path,
-            Some(&app.basic()),
-            json.as_ref().map(json_body),
-        )
-        .await
-    }
-
-    /// `POST /v1/clients` with `body`.
-    pub(crate) async fn register_raw(&self, body: &Value) -> Reply {
-        self.send(Method::POST, "/v1/clients", None, Some(json_body(body)))
-            .await
+        let body = json.as_ref().map(json_body);
+        self.call(method, path, Some(&app.basic()), body).await
     }
 
     /// Registers an app with a fresh key and, when given, a webhook URL.
     pub(crate) async fn register(&self, webhook_url: Option<&str>) -> TestApp {
-        let key = PrivateKey::generate(Algorithm::Hpke4);
-        let mut body =
-            json!({ "name": "webhook app", "jwks": { "keys": [key.public_key().to_jwk()] } });
-        if let Some(url) = webhook_url {
-            body["webhook_url"] = json!(url);
-        }
-        let reply = self.register_raw(&body).await;
-        reply.assert_status(201);
-        let registration = reply.json();
-        let id = registration["client_id"].as_str().unwrap().to_owned();
-        let secret = registration["client_secret"].as_str().unwrap().to_owned();
-        let webhook_secret = registration["webhook_secret"].as_str().map(str::to_owned);
-        let copy = PrivateKey::from_jwk_json(&key.to_jwk_json()).expect("the key round-trips");
+        let extra = webhook_url.map_or(Value::Null, |url| json!({ "webhook_url": url }));
+        let client = self.register_with(extra).await;
+        let webhook_secret = client.registration["webhook_secret"]
+            .as_str()
+            .map(str::to_owned);
+        let copy =
+            PrivateKey::from_jwk_json(&client.key.to_jwk_json()).expect("the key round-trips");
         let sdk = AppClient::from_credentials(
             HttpClient::new().expect("an HTTP client"),
             &self.base(),
-            &id,
-            &secret,
+            &client.id,
+            &client.secret,
             vec![copy],
         )
         .expect("an AppClient");
         TestApp {
-            id,
-            secret,
-            key,
+            id: client.id,
+            secret: client.secret,
+            key: client.key,
             webhook_secret,
             sdk,
-            registration,
+            registration: client.registration,
         }
     }
 
@@ -173,23 +129,15 @@ impl TestGateway {
             .await;
         reply.assert_status(201);
         let body = reply.json();
-        let expires_at = humantime::parse_rfc3339(body["expires_at"].as_str().unwrap())
-            .expect("RFC 3339 expires_at");
         Mailbox {
             id: body["mailbox_id"].as_str().unwrap().to_owned(),
-            exp: expires_at.duration_since(UNIX_EPOCH).unwrap().as_secs(),
+            exp: expires_at_secs(&body),
         }
     }
 
     /// `PUT /v1/mailboxes/{id}` with `envelope`, as the phone does.
     pub(crate) async fn deposit(&self, mailbox: &Mailbox, envelope: &str) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/v1/mailboxes/{}", mailbox.id),
-            None,
-            Some(("application/jose", envelope.as_bytes().to_vec())),
-        )
-        .await
+        self.0.deposit(&mailbox.id, envelope).await
     }
 
     /// Seals a fresh stand-in token for `mailbox` and deposits it (201).
@@ -212,8 +160,7 @@ impl TestGateway {
 
     /// `GET /v1/mailboxes/{id}?wait=N` as `app`.
     pub(crate) async fn poll(&self, app: &TestApp, mailbox: &Mailbox, wait: u64) -> Reply {
-        let path = format!("/v1/mailboxes/{}?wait={wait}", mailbox.id);
-        self.send_as(app, Method::GET, &path, None).await
+        self.0.poll(&app.basic(), &mailbox.id, wait).await
     }
 
     /// `GET /v1/clients/{id}`.
@@ -240,12 +187,9 @@ impl TestGateway {
             .await
     }
 
-    /// `GET /metrics` on the metrics listener.
+    /// `GET /metrics` on the metrics listener, with the webhook lookups.
     pub(crate) async fn metrics(&self) -> Metrics {
-        let uri = format!("http://{}/metrics", self.gateway.metrics_addr());
-        let reply = send_with(&self.http, Request::get(uri).body(Full::default()).unwrap()).await;
-        reply.assert_status(200);
-        Metrics(reply.text())
+        Metrics(self.0.metrics().await)
     }
 
     /// Waits until `metric` (read from a fresh scrape) reaches `at_least`.
@@ -280,29 +224,6 @@ impl TestGateway {
     }
 }
 
-/// `value` as an `application/json` body.
-fn json_body(value: &Value) -> (&'static str, Vec<u8>) {
-    ("application/json", value.to_string().into_bytes())
-}
-
-/// Sends `request` with `client` and buffers the answer.
-pub(crate) async fn send_with(
-    client: &Client<HttpConnector, Full<Bytes>>,
-    request: Request<Full<Bytes>>,
-) -> Reply {
-    let response = tokio::time::timeout(Duration::from_secs(90), client.request(request))
-        .await
-        .expect("the gateway answers in time")
-        .expect("the request is sent");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("the body arrives").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
 /// Prometheus text, with lookups.
 pub(crate) struct Metrics(pub(crate) String);
 
@@ -310,15 +231,12 @@ impl Metrics {
     /// The sample `name{labels}` (`labels` like `outcome="delivered"`, or "" for none); 0 when
     /// absent (a labelled counter appears on first use).
     pub(crate) fn value(&self, name: &str, labels: &str) -> f64 {
-        let prefix = if labels.is_empty() {
-            format!("{name} ")
+        let sample = if labels.is_empty() {
+            name.to_owned()
         } else {
-            format!("{name}{{{labels}}} ")
+            format!("{name}{{{labels}}}")
         };
-        self.0
-            .lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .map_or(0.0, |value| value.trim().parse().expect("a number"))
+        metric_value(&self.0, &sample).unwrap_or(0.0)
     }
 
     /// `sealgate_webhook_deliveries_total{outcome=…}`.

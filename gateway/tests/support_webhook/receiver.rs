@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use sealgate_client::webhook::{Delivery, verify_delivery};
 use sealgate_crypto::webhook::WebhookSecret;
 
-use super::{eventually, now_secs};
+use sealgate_testkit::{eventually, now_secs};
 
 /// What the receiver answers to one request.
 #[derive(Debug, Clone)]

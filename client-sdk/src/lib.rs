@@ -6,6 +6,7 @@ mod http;
 mod idtoken;
 mod phone;
 pub mod qr;
+mod retry;
 pub mod testing;
 pub mod webhook;
 

@@ -7,6 +7,7 @@ mod idtoken;
 mod phone;
 pub mod qr;
 mod retry;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhook;
 

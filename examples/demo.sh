@@ -35,7 +35,7 @@ fail() {
 
 say "building sealgate and the test-only issuer"
 cargo build -q -p sealgate-cli
-cargo build -q -p sealgate-client --example test_issuer
+cargo build -q -p sealgate-client --features testing --example test_issuer
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 sealgate="$bin/sealgate"
 test_issuer="$bin/examples/test_issuer"

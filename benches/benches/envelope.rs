@@ -17,8 +17,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
 use hpke::aead::{Aead, AeadCtxS, AesGcm128, ChaCha20Poly1305};
 use hpke::kdf::HkdfSha256;
@@ -29,7 +27,7 @@ use rustls::crypto::aws_lc_rs::hpke::{
 };
 use rustls::crypto::aws_lc_rs::kx_group;
 use rustls::crypto::hpke::{EncapsulatedSecret, Hpke, HpkePrivateKey, HpkePublicKey, HpkeSealer};
-use sealgate_crypto::{Algorithm, Binding, Envelope, PrivateKey, SealOptions, seal};
+use sealgate_crypto::{Algorithm, Binding, Envelope, PrivateKey, SealOptions, base64url, seal};
 
 /// The size of the ID token sealed in every benchmark.
 const TOKEN_LEN: usize = 1024;
@@ -99,7 +97,7 @@ impl Fixture {
         let [header, enc, "", ciphertext, ""] = parts[..] else {
             panic!("not a compact HPKE JWE: {envelope}");
         };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).expect("base64url");
+        let decode = |part: &str| base64url::decode(part).expect("base64url");
         let baseline: &'static dyn Hpke = match alg {
             Algorithm::Hpke4 => DH_KEM_X25519_HKDF_SHA256_CHACHA20_POLY1305,
             Algorithm::Hpke3 => DH_KEM_X25519_HKDF_SHA256_AES_128,
@@ -336,7 +334,7 @@ fn envelope_layer(c: &mut Criterion, fixture: &Fixture) {
     let parsed = Envelope::parse(&fixture.envelope).expect("parse");
     let header = serde_json::to_string(parsed.header()).expect("json");
     assert_eq!(
-        URL_SAFE_NO_PAD.encode(header).as_bytes(),
+        base64url::encode(header).as_bytes(),
         fixture.aad,
         "the encoding measured here is the one seal does"
     );
@@ -345,11 +343,11 @@ fn envelope_layer(c: &mut Criterion, fixture: &Fixture) {
         // What `seal` does besides HPKE: header JSON, base64url of header, enc and ciphertext.
         b.iter(|| {
             let header = serde_json::to_string(black_box(parsed.header())).expect("json");
-            let aad = URL_SAFE_NO_PAD.encode(header);
+            let aad = base64url::encode(header);
             format!(
                 "{aad}.{}..{}.",
-                URL_SAFE_NO_PAD.encode(fixture.enc),
-                URL_SAFE_NO_PAD.encode(&fixture.ciphertext)
+                base64url::encode(fixture.enc),
+                base64url::encode(&fixture.ciphertext)
             )
         })
     });

@@ -6,10 +6,8 @@
 //! gateway exactly what a freshly sealed one does. Its ciphertext no longer opens (the header
 //! is the HPKE aad): the `signin` scenario seals and opens for real.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use sealgate_crypto::{Binding, PublicKey, SealOptions, seal};
+use sealgate_crypto::{Binding, PublicKey, SealOptions, base64url, seal};
 
 /// Stands for the mailbox id while sealing; as long as a real one (16 random bytes, base64url).
 const PLACEHOLDER: &str = "MAILBOXxPLACEHOLDERxxx";
@@ -34,7 +32,7 @@ impl Template {
             .as_str()
             .split_once('.')
             .expect("a compact JWE has dots");
-        let header_json = String::from_utf8(URL_SAFE_NO_PAD.decode(header).expect("base64url"))
+        let header_json = String::from_utf8(base64url::decode(header).expect("base64url"))
             .expect("the header is JSON");
         Self {
             header_json,
@@ -45,7 +43,7 @@ impl Template {
     /// The envelope bound to `mailbox_id`.
     pub(crate) fn bind(&self, mailbox_id: &str) -> Bytes {
         let header = self.header_json.replace(PLACEHOLDER, mailbox_id);
-        let mut out = URL_SAFE_NO_PAD.encode(header);
+        let mut out = base64url::encode(header);
         out.push_str(&self.rest);
         Bytes::from(out)
     }
@@ -53,8 +51,8 @@ impl Template {
 
 /// A JWT-shaped ID token of about `len` bytes carrying `nonce`: what a phone seals.
 pub(crate) fn id_token(nonce: &str, len: usize) -> Vec<u8> {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","typ":"JWT","kid":"load"}"#);
-    let signature = URL_SAFE_NO_PAD.encode([7u8; 64]);
+    let header = base64url::encode(br#"{"alg":"EdDSA","typ":"JWT","kid":"load"}"#);
+    let signature = base64url::encode([7u8; 64]);
     let fixed = format!(
         r#"{{"iss":"https://issuer.load.invalid","sub":"user","aud":"app","nonce":"{nonce}","iat":1,"exp":4000000000,"pad":""}}"#
     );
@@ -66,7 +64,7 @@ pub(crate) fn id_token(nonce: &str, len: usize) -> Vec<u8> {
     );
     format!(
         "{header}.{}.{signature}",
-        URL_SAFE_NO_PAD.encode(claims.as_bytes())
+        base64url::encode(claims.as_bytes())
     )
     .into_bytes()
 }

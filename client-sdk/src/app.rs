@@ -13,15 +13,18 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, Reply, base_url, now_secs, request};
 use crate::qr;
+use crate::retry::{Attempt, Backoff, retry};
 
 /// Time allowed for a request that is not a long-poll.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest single long-poll the app asks for.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
-/// Backoff after a failed poll: from this …
-const MIN_BACKOFF: Duration = Duration::from_millis(250);
-/// … doubling up to this.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Backoff after failed polls: from 250 ms, doubling up to 5 s, for as long as the mailbox lives.
+const POLL_BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(250),
+    max_step: Duration::from_secs(5),
+    max_failures: None,
+};
 /// How many old keys stay in the set after a rotation, for mailboxes opened before it.
 const KEPT_OLD_KEYS: usize = 2;
 
@@ -357,44 +360,44 @@ impl AppClient {
         mailbox_id: &str,
         expires_at: u64,
     ) -> Result<ReceivedToken> {
-        let url_base = format!("{}/v1/mailboxes/{mailbox_id}", self.gateway);
-        let mut backoff = MIN_BACKOFF;
-        loop {
-            let now = now_secs();
-            if now >= expires_at {
-                return Err(Error::Expired);
+        retry("poll", &POLL_BACKOFF, expires_at, || {
+            self.poll_once(mailbox_id, expires_at)
+        })
+        .await
+    }
+
+    /// One long-poll of the mailbox, for at most what is left of its life.
+    async fn poll_once(&self, mailbox_id: &str, expires_at: u64) -> Attempt<ReceivedToken> {
+        let wait = Duration::from_secs(expires_at.saturating_sub(now_secs())).min(MAX_POLL_WAIT);
+        let url = format!(
+            "{}/v1/mailboxes/{mailbox_id}?wait={}",
+            self.gateway,
+            wait.as_secs()
+        );
+        let reply = match self
+            .authorized_with_timeout(Method::GET, &url, wait + REQUEST_TIMEOUT)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(error @ Error::Transport(_)) => {
+                return Attempt::Failed {
+                    retry_after: None,
+                    error,
+                };
             }
-            let wait = Duration::from_secs(expires_at - now).min(MAX_POLL_WAIT);
-            let url = format!("{url_base}?wait={}", wait.as_secs());
-            let pause = match self
-                .authorized_with_timeout(Method::GET, &url, wait + REQUEST_TIMEOUT)
-                .await
-            {
-                Ok(reply) => match reply.status {
-                    StatusCode::OK => return self.open_delivery(&reply.body, mailbox_id),
-                    StatusCode::ACCEPTED => {
-                        backoff = MIN_BACKOFF;
-                        reply.retry_after().unwrap_or(Duration::ZERO)
-                    }
-                    StatusCode::NOT_FOUND if now_secs() >= expires_at => {
-                        return Err(Error::Expired);
-                    }
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => reply
-                        .retry_after()
-                        .unwrap_or(Duration::from_secs(1))
-                        .max(backoff),
-                    _ => return Err(reply.into_error()),
-                },
-                Err(Error::Transport(reason)) => {
-                    tracing::debug!(%reason, ?backoff, "poll failed; retrying");
-                    let pause = jitter(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    pause
-                }
-                Err(other) => return Err(other),
-            };
-            let left = Duration::from_secs(expires_at.saturating_sub(now_secs()));
-            tokio::time::sleep(pause.min(left)).await;
+            Err(other) => return Attempt::Done(Err(other)),
+        };
+        match reply.status {
+            StatusCode::OK => Attempt::Done(self.open_delivery(&reply.body, mailbox_id)),
+            StatusCode::ACCEPTED => Attempt::Again {
+                pause: reply.retry_after().unwrap_or(Duration::ZERO),
+            },
+            StatusCode::NOT_FOUND if now_secs() >= expires_at => Attempt::Done(Err(Error::Expired)),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => Attempt::Failed {
+                retry_after: reply.retry_after(),
+                error: reply.into_error(),
+            },
+            _ => Attempt::Done(Err(reply.into_error())),
         }
     }
 
@@ -480,12 +483,6 @@ impl AppClient {
         value.set_sensitive(true);
         value
     }
-}
-
-/// `base` plus up to 25 % random jitter, so that many clients do not retry in step.
-pub(crate) fn jitter(base: Duration) -> Duration {
-    let random = u64::from(sealgate_crypto::random_bytes::<2>()[0]);
-    base + base.mul_f64(random as f64 / 1024.0)
 }
 
 /// The JSON value of a JWKS as this app publishes it (used by the CLI).

@@ -6,6 +6,8 @@ mod http;
 mod idtoken;
 mod phone;
 pub mod qr;
+mod retry;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhook;
 

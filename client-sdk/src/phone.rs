@@ -6,14 +6,18 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use sealgate_crypto::{Binding, Jwks, SealOptions, SignInRequest};
 
-use crate::app::jitter;
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, now_secs, request};
+use crate::retry::{Attempt, Backoff, retry};
 
 /// Time allowed for one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most deposit attempts.
-const MAX_ATTEMPTS: u32 = 6;
+/// Backoff between deposit attempts: from 250 ms, doubling up to 4 s, six attempts at most.
+const DEPOSIT_BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(250),
+    max_step: Duration::from_secs(4),
+    max_failures: Some(6),
+};
 
 /// What a successful deposit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,35 +70,36 @@ impl Phone {
         let envelope = sealgate_crypto::seal(key, token, &SealOptions::for_token(binding))?;
         let body = Bytes::from(envelope.into_string());
         let url = signin.mailbox_url();
-        let mut backoff = Duration::from_millis(250);
-        for attempt in 1..=MAX_ATTEMPTS {
-            if now_secs() >= signin.expires_at() {
-                return Err(Error::Expired);
-            }
-            let req = request(Method::PUT, &url, Some("application/jose"), body.clone())?;
-            let pause = match self.http.send(req, REQUEST_TIMEOUT).await {
-                Ok(reply) => match reply.status {
-                    StatusCode::CREATED => return Ok(Deposited::Stored),
-                    StatusCode::OK => return Ok(Deposited::AlreadyStored),
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                        if attempt < MAX_ATTEMPTS =>
-                    {
-                        reply.retry_after().unwrap_or(backoff).max(backoff)
+        retry("deposit", &DEPOSIT_BACKOFF, signin.expires_at(), || {
+            self.deposit_once(&url, &body)
+        })
+        .await
+    }
+
+    /// One `PUT` of the sealed envelope to the mailbox.
+    async fn deposit_once(&self, url: &str, body: &Bytes) -> Attempt<Deposited> {
+        let req = match request(Method::PUT, url, Some("application/jose"), body.clone()) {
+            Ok(req) => req,
+            Err(error) => return Attempt::Done(Err(error)),
+        };
+        match self.http.send(req, REQUEST_TIMEOUT).await {
+            Ok(reply) => match reply.status {
+                StatusCode::CREATED => Attempt::Done(Ok(Deposited::Stored)),
+                StatusCode::OK => Attempt::Done(Ok(Deposited::AlreadyStored)),
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                    Attempt::Failed {
+                        retry_after: reply.retry_after(),
+                        error: reply.into_error(),
                     }
-                    _ => return Err(reply.into_error()),
-                },
-                Err(Error::Transport(reason)) if attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(%reason, attempt, "deposit failed; retrying the same envelope");
-                    jitter(backoff)
                 }
-                Err(error) => return Err(error),
-            };
-            backoff = (backoff * 2).min(Duration::from_secs(4));
-            tokio::time::sleep(pause).await;
+                _ => Attempt::Done(Err(reply.into_error())),
+            },
+            Err(error @ Error::Transport(_)) => Attempt::Failed {
+                retry_after: None,
+                error,
+            },
+            Err(error) => Attempt::Done(Err(error)),
         }
-        Err(Error::Transport(
-            "the gateway did not take the deposit".into(),
-        ))
     }
 
     async fn fetch_jwks(&self, signin: &SignInRequest) -> Result<Jwks> {

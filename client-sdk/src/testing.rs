@@ -3,9 +3,8 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sealgate_crypto::base64url;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -36,9 +35,9 @@ impl TestIssuer {
             .map_err(|_| Error::IdToken("key generation failed".into()))?;
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
             .map_err(|_| Error::IdToken("key generation failed".into()))?;
-        let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let public_x = base64url::encode(pair.public_key().as_ref());
         let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{public_x}"}}"#);
-        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+        let kid = base64url::encode(Sha256::digest(canonical.as_bytes()));
         Ok(Self {
             issuer: issuer.to_owned(),
             encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::alg::Algorithm;
-use crate::b64;
+use crate::base64url;
 use crate::error::{EnvelopeError, Part, SealError};
 use crate::header::{Binding, Header};
 use crate::jwk::{KEY_LEN, PrivateKey, PublicKey};
@@ -118,7 +118,7 @@ pub fn seal_with_rng(
         options.content_type.as_deref(),
         &options.binding,
     );
-    let aad = b64::encode(header.to_json());
+    let aad = base64url::encode(header.to_json());
     let (encapsulated_key, ciphertext) = match alg {
         Algorithm::Hpke3 => seal_suite::<AesGcm128>(recipient, plaintext, &aad, rng),
         Algorithm::Hpke4 => seal_suite::<ChaCha20Poly1305>(recipient, plaintext, &aad, rng),
@@ -126,8 +126,8 @@ pub fn seal_with_rng(
     .ok_or(SealError::InvalidRecipientKey)?;
     let serialized = format!(
         "{aad}.{}..{}.",
-        b64::encode(encapsulated_key),
-        b64::encode(&ciphertext)
+        base64url::encode(encapsulated_key),
+        base64url::encode(&ciphertext)
     );
     Ok(Envelope {
         serialized,
@@ -229,7 +229,7 @@ impl Envelope {
         let flat: Flattened<'_> =
             serde_json::from_str(json).map_err(|_| EnvelopeError::NotFlattenedJson)?;
         if let Some(aad) = flat.aad {
-            b64::decode(aad).ok_or(EnvelopeError::Base64(Part::Header))?;
+            base64url::decode(aad).map_err(|_| EnvelopeError::Base64(Part::Header))?;
         }
         Self::from_parts(
             json.to_owned(),
@@ -251,7 +251,8 @@ impl Envelope {
         ciphertext: &str,
         tag: &str,
     ) -> Result<Self, EnvelopeError> {
-        let header_json = b64::decode(header_b64).ok_or(EnvelopeError::Base64(Part::Header))?;
+        let header_json =
+            base64url::decode(header_b64).map_err(|_| EnvelopeError::Base64(Part::Header))?;
         let header = Header::from_json(&header_json)?;
         if !iv.is_empty() {
             return Err(EnvelopeError::NonEmptyIv);
@@ -259,11 +260,12 @@ impl Envelope {
         if !tag.is_empty() {
             return Err(EnvelopeError::NonEmptyTag);
         }
-        let encapsulated_key = b64::decode(encapsulated_key)
-            .ok_or(EnvelopeError::Base64(Part::EncapsulatedKey))?
+        let encapsulated_key = base64url::decode(encapsulated_key)
+            .map_err(|_| EnvelopeError::Base64(Part::EncapsulatedKey))?
             .try_into()
             .map_err(|_| EnvelopeError::EncapsulatedKeyLength)?;
-        let ciphertext = b64::decode(ciphertext).ok_or(EnvelopeError::Base64(Part::Ciphertext))?;
+        let ciphertext =
+            base64url::decode(ciphertext).map_err(|_| EnvelopeError::Base64(Part::Ciphertext))?;
         if ciphertext.len() > MAX_PLAINTEXT_LEN + TAG_LEN {
             return Err(EnvelopeError::PlaintextTooLarge {
                 max: MAX_PLAINTEXT_LEN,

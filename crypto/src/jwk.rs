@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::alg::Algorithm;
-use crate::b64;
+use crate::base64url;
 use crate::error::JwkError;
 use crate::rng::system_rng;
 
@@ -57,7 +57,7 @@ impl PublicKey {
         json!({
             "kty": "OKP",
             "crv": "X25519",
-            "x": b64::encode(self.bytes),
+            "x": base64url::encode(self.bytes),
             "use": "enc",
             "alg": self.alg.as_str(),
             "kid": self.kid,
@@ -137,12 +137,13 @@ impl PrivateKey {
             .ok_or(JwkError::MissingMember("d"))?
             .as_str()
             .ok_or(JwkError::InvalidMember("d"))?;
-        let secret =
-            Zeroizing::new(b64::decode_array::<KEY_LEN>(d).ok_or(JwkError::InvalidMember("d"))?);
+        let secret = Zeroizing::new(
+            base64url::decode_array::<KEY_LEN>(d).map_err(|_| JwkError::InvalidMember("d"))?,
+        );
         let key = Self::from_secret_bytes(*secret, parsed.alg);
         if let Some(x) = object.get("x") {
             let x = x.as_str().ok_or(JwkError::InvalidMember("x"))?;
-            if b64::decode(x).as_deref() != Some(key.public.as_bytes()) {
+            if base64url::decode(x).ok().as_deref() != Some(key.public.as_bytes()) {
                 return Err(JwkError::PublicKeyMismatch);
             }
         }
@@ -152,11 +153,11 @@ impl PrivateKey {
 
     /// The key as a private JWK (JSON text with `d`), in memory that zeroizes on drop.
     pub fn to_jwk_json(&self) -> Zeroizing<String> {
-        let d = Zeroizing::new(b64::encode(self.secret.as_bytes()));
+        let d = Zeroizing::new(base64url::encode(self.secret.as_bytes()));
         let public = &self.public;
         Zeroizing::new(format!(
             r#"{{"kty":"OKP","crv":"X25519","x":"{}","d":"{}","use":"enc","alg":"{}","kid":"{}"}}"#,
-            b64::encode(public.bytes),
+            base64url::encode(public.bytes),
             d.as_str(),
             public.alg,
             public.kid
@@ -254,9 +255,9 @@ impl Jwks {
 pub fn thumbprint(public_key: &[u8; KEY_LEN]) -> String {
     let canonical = format!(
         r#"{{"crv":"X25519","kty":"OKP","x":"{}"}}"#,
-        b64::encode(public_key)
+        base64url::encode(public_key)
     );
-    b64::encode(Sha256::digest(canonical.as_bytes()))
+    base64url::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 struct ParsedOkp {
@@ -308,7 +309,7 @@ fn parse_okp(object: &Map<String, Value>) -> Result<ParsedOkp, JwkError> {
         .ok_or(JwkError::MissingMember("x"))?
         .as_str()
         .ok_or(JwkError::InvalidMember("x"))?;
-    let x = b64::decode_array::<KEY_LEN>(x).ok_or(JwkError::InvalidMember("x"))?;
+    let x = base64url::decode_array::<KEY_LEN>(x).map_err(|_| JwkError::InvalidMember("x"))?;
     if is_low_order(&x) {
         return Err(JwkError::LowOrderPoint);
     }
@@ -386,7 +387,7 @@ mod tests {
 
     #[test]
     fn low_order_points_are_refused() {
-        let zero = json!({"kty": "OKP", "crv": "X25519", "x": b64::encode([0u8; KEY_LEN])});
+        let zero = json!({"kty": "OKP", "crv": "X25519", "x": base64url::encode([0u8; KEY_LEN])});
         assert_eq!(PublicKey::from_jwk(&zero), Err(JwkError::LowOrderPoint));
     }
 

@@ -12,6 +12,7 @@
 //! - [`Envelope::parse`]: the strict, key-less reader the gateway uses on every deposit.
 //! - [`SignInRequest`]: the URI an app shows as a QR code and a phone parses.
 //! - [`webhook`]: Standard Webhooks signatures, for the gateway's deliveries and the app's checks.
+//! - [`base64url`]: the strict unpadded base64url every part of sealgate encodes with.
 //!
 //! ```
 //! use sealgate_crypto::{Algorithm, Binding, Envelope, PrivateKey, SealOptions, seal};
@@ -35,7 +36,7 @@
 //! ```
 
 mod alg;
-mod b64;
+pub mod base64url;
 mod envelope;
 mod error;
 mod header;

@@ -17,5 +17,5 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// A random identifier of `N` bytes, base64url-encoded: mailbox ids, client ids, secrets.
 pub fn random_token<const N: usize>() -> String {
-    crate::b64::encode(random_bytes::<N>())
+    crate::base64url::encode(random_bytes::<N>())
 }

@@ -74,7 +74,7 @@ impl SignInRequest {
             }
         }
         if self.key_thumbprint.len() != THUMBPRINT_LEN
-            || crate::b64::decode(&self.key_thumbprint).is_none()
+            || crate::base64url::decode(&self.key_thumbprint).is_err()
         {
             return Err(SignInRequestError::Invalid("kid"));
         }

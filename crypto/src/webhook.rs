@@ -4,10 +4,14 @@
 //! The signed content is `webhook-id "." webhook-timestamp "." body`; the signature is
 //! `v1,` + base64(HMAC-SHA256(key, content)); the secret is `whsec_` + base64(key). Several
 //! signatures, space-separated, may stand in one header (during a secret rotation).
+//!
+//! Every delivery's body is one `envelope.deposited` event ([`Delivery`]): the gateway writes
+//! it with [`Delivery::to_body`], a receiver checks and reads it with [`verify_delivery`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -37,6 +41,9 @@ pub enum WebhookError {
     /// No `v1` signature matches any of the secrets.
     #[error("no webhook signature matches")]
     BadSignature,
+    /// The signed body is not an `envelope.deposited` event.
+    #[error("the body is not an envelope.deposited event")]
+    NotAnEnvelopeEvent,
 }
 
 /// A webhook signing secret. Never printed.
@@ -142,6 +149,79 @@ pub fn verify(
     }
 }
 
+/// The event type of a delivery.
+pub const ENVELOPE_DEPOSITED: &str = "envelope.deposited";
+
+/// One delivery: which mailbox of which client, and its envelope (still sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The `webhook-id`; the same on every attempt of one delivery, for de-duplication.
+    pub id: String,
+    /// The client the envelope is for.
+    pub client_id: String,
+    /// The mailbox it was deposited in.
+    pub mailbox_id: String,
+    /// The compact JWE.
+    pub envelope: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Event<'a> {
+    r#type: &'a str,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+    data: EventData,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventData {
+    client_id: String,
+    mailbox_id: String,
+    envelope: String,
+}
+
+impl Delivery {
+    /// The JSON body the gateway signs and POSTs: `{"type": "envelope.deposited",
+    /// "timestamp": RFC 3339, "data": {"client_id", "mailbox_id", "envelope"}}`.
+    pub fn to_body(&self, timestamp_rfc3339: &str) -> Vec<u8> {
+        let event = Event {
+            r#type: ENVELOPE_DEPOSITED,
+            timestamp: Some(timestamp_rfc3339),
+            data: EventData {
+                client_id: self.client_id.clone(),
+                mailbox_id: self.mailbox_id.clone(),
+                envelope: self.envelope.clone(),
+            },
+        };
+        serde_json::to_vec(&event).expect("an event serializes")
+    }
+}
+
+/// Verifies a delivery as [`verify`] does (timestamp, then a `v1` signature by one of
+/// `secrets`, constant time), then reads its `envelope.deposited` event. Pass the raw body,
+/// before any JSON parsing.
+pub fn verify_delivery(
+    secrets: &[WebhookSecret],
+    id: &str,
+    timestamp: &str,
+    signatures: &str,
+    body: &[u8],
+    now: u64,
+) -> Result<Delivery, WebhookError> {
+    verify(secrets, id, timestamp, signatures, body, now)?;
+    let event: Event<'_> =
+        serde_json::from_slice(body).map_err(|_| WebhookError::NotAnEnvelopeEvent)?;
+    if event.r#type != ENVELOPE_DEPOSITED {
+        return Err(WebhookError::NotAnEnvelopeEvent);
+    }
+    Ok(Delivery {
+        id: id.to_owned(),
+        client_id: event.data.client_id,
+        mailbox_id: event.data.mailbox_id,
+        envelope: event.data.envelope,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +295,39 @@ mod tests {
             signature
         );
         assert!(!format!("{old:?}").contains(&old.expose()[6..]));
+    }
+
+    #[test]
+    fn a_delivery_round_trips_and_other_events_are_refused() {
+        let secret = WebhookSecret::generate();
+        let delivery = Delivery {
+            id: "msg_1".into(),
+            client_id: "c".into(),
+            mailbox_id: "m".into(),
+            envelope: "e.k..c.".into(),
+        };
+        let body = delivery.to_body("2026-12-01T12:00:00Z");
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(
+            text.contains(r#""timestamp":"2026-12-01T12:00:00Z""#),
+            "{text}"
+        );
+        let signature = secret.sign("msg_1", 100, &body);
+        let secrets = std::slice::from_ref(&secret);
+        assert_eq!(
+            verify_delivery(secrets, "msg_1", "100", &signature, &body, 100),
+            Ok(delivery)
+        );
+        let other = br#"{"type":"other","data":{"client_id":"c","mailbox_id":"m","envelope":"e"}}"#;
+        let signature = secret.sign("msg_1", 100, other);
+        assert_eq!(
+            verify_delivery(secrets, "msg_1", "100", &signature, other, 100),
+            Err(WebhookError::NotAnEnvelopeEvent)
+        );
+        let signature = secret.sign("msg_1", 100, b"not json");
+        assert_eq!(
+            verify_delivery(secrets, "msg_1", "100", &signature, b"not json", 100),
+            Err(WebhookError::NotAnEnvelopeEvent)
+        );
     }
 }

@@ -2,8 +2,6 @@
 
 use std::net::IpAddr;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
@@ -17,7 +15,7 @@ use crate::http::body::{parse_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::store::{ClientRecord, Delivery, DepositOutcome, MailboxRecord, OpenOutcome};
 use crate::webhook::delivery_id;
-use sealgate_crypto::{Envelope, Jwks, SignInRequest, random_bytes};
+use sealgate_crypto::{Envelope, Jwks, SignInRequest, base64url, random_bytes};
 
 /// The media type of a compact JWE.
 pub const JOSE_MEDIA_TYPE: &str = "application/jose";
@@ -78,10 +76,10 @@ pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse,
     // Both ids from one read of the OS's randomness (one system call, not two): 128 random
     // bits each, base64url, as `random_token::<16>` makes them.
     let random = random_bytes::<32>();
-    let mailbox_id = URL_SAFE_NO_PAD.encode(&random[..16]);
+    let mailbox_id = base64url::encode(&random[..16]);
     let nonce = request
         .nonce
-        .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(&random[16..]));
+        .unwrap_or_else(|| base64url::encode(&random[16..]));
     // Rounded up to a whole second, the precision of `expires_at` and of the sign-in request's
     // `exp`, so that all three agree and none says "expired" before the mailbox is.
     let expires_at_ms = (app.clock.now_ms() + ttl * 1000).div_ceil(1000) * 1000;

@@ -5,7 +5,7 @@
 //! such a secret and would cost milliseconds on every request.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -58,7 +58,7 @@ impl BasicCredentials {
 
 /// The form a client secret is stored in: base64url(SHA-256(secret)).
 pub fn hash_secret(secret: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+    sealgate_crypto::base64url::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Checks `Authorization: Bearer <token>` against the configured registration token.

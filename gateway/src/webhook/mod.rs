@@ -14,13 +14,9 @@ pub mod worker;
 /// The `webhook-id` of a mailbox's delivery: derived from the mailbox id, so that every
 /// attempt, on every instance, and a re-enqueue after a retried deposit all carry the same id.
 pub fn delivery_id(mailbox_id: &str) -> String {
-    use base64::Engine as _;
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(format!("sealgate webhook {mailbox_id}").as_bytes());
-    format!(
-        "msg_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..18])
-    )
+    format!("msg_{}", sealgate_crypto::base64url::encode(&digest[..18]))
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::json;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use super::schedule::{next_delay, random_jitter};
@@ -207,18 +206,13 @@ async fn attempt(webhooks: &Webhooks, delivery: Delivery) -> Result<(), StoreErr
         }
     };
     let now_secs = clock.now_secs();
-    let body = Bytes::from(
-        json!({
-            "type": "envelope.deposited",
-            "timestamp": rfc3339(now_ms),
-            "data": {
-                "client_id": delivery.client_id,
-                "mailbox_id": delivery.mailbox_id,
-                "envelope": String::from_utf8_lossy(&envelope),
-            },
-        })
-        .to_string(),
-    );
+    let event = sealgate_crypto::webhook::Delivery {
+        id: delivery.id.clone(),
+        client_id: delivery.client_id.clone(),
+        mailbox_id: delivery.mailbox_id.clone(),
+        envelope: String::from_utf8_lossy(&envelope).into_owned(),
+    };
+    let body = Bytes::from(event.to_body(&rfc3339(now_ms)));
     let signature = settings.sign(&delivery.id, now_secs, &body, now_secs);
     let outcome = webhooks
         .sender

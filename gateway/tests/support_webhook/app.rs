@@ -3,19 +3,16 @@
 
 use serde_json::Value;
 
-use sealgate_client::AppClient;
-use sealgate_client::webhook::Delivery;
-use sealgate_crypto::{Binding, PrivateKey};
-use sealgate_testkit::{basic, seal_with};
+use sealgate_crypto::webhook::Delivery;
+use sealgate_crypto::{Binding, Envelope, PrivateKey};
+use sealgate_testkit::{basic, now_secs, seal_with};
 
-/// A registered app: its credentials, its key, the webhook secret shown at registration, and
-/// the SDK's `AppClient` to open what the webhook delivers.
+/// A registered app: its credentials, its key, and the webhook secret shown at registration.
 pub(crate) struct TestApp {
     pub(crate) id: String,
     pub(crate) secret: String,
     pub(crate) key: PrivateKey,
     pub(crate) webhook_secret: Option<String>,
-    pub(crate) sdk: AppClient,
     /// The whole 201 answer.
     pub(crate) registration: Value,
 }
@@ -45,13 +42,19 @@ impl TestApp {
         seal_with(&self.key, binding, token.as_bytes())
     }
 
-    /// Opens a verified delivery with the SDK's `AppClient::open_delivered`.
+    /// Opens a verified delivery as an app does: for this client, with its key, bound to this
+    /// client and the delivery's mailbox, not expired.
     pub(crate) fn open_delivered(&self, delivery: &Delivery) -> String {
-        self.sdk
-            .open_delivered(delivery)
-            .expect("open_delivered opens the envelope")
-            .as_str()
-            .to_owned()
+        assert_eq!(delivery.client_id, self.id, "delivered for another client");
+        let envelope = Envelope::parse(&delivery.envelope).expect("the delivery's envelope parses");
+        let opened = envelope
+            .open(&self.key)
+            .expect("the app's key opens the envelope");
+        opened
+            .header
+            .check_binding(&self.id, &delivery.mailbox_id, now_secs())
+            .expect("bound to this client and mailbox");
+        String::from_utf8(opened.plaintext.to_vec()).expect("the token is text")
     }
 }
 

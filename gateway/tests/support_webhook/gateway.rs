@@ -10,8 +10,6 @@ use serde_json::{Value, json};
 use sealgate::clock::Clock;
 use sealgate::store::SharedStore;
 use sealgate::{Config, Gateway};
-use sealgate_client::{AppClient, HttpClient};
-use sealgate_crypto::PrivateKey;
 use sealgate_testkit::api::{expires_at_secs, json_body};
 use sealgate_testkit::{
     EVENTUALLY, Reply, SharedPrefix, eventually, fake_id_token, metric_value, test_config,
@@ -97,22 +95,11 @@ impl TestGateway {
         let webhook_secret = client.registration["webhook_secret"]
             .as_str()
             .map(str::to_owned);
-        let copy =
-            PrivateKey::from_jwk_json(&client.key.to_jwk_json()).expect("the key round-trips");
-        let sdk = AppClient::from_credentials(
-            HttpClient::new().expect("an HTTP client"),
-            &self.base(),
-            &client.id,
-            &client.secret,
-            vec![copy],
-        )
-        .expect("an AppClient");
         TestApp {
             id: client.id,
             secret: client.secret,
             key: client.key,
             webhook_secret,
-            sdk,
             registration: client.registration,
         }
     }

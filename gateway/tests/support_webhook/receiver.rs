@@ -1,5 +1,5 @@
 //! The scripted webhook receiver: a hyper HTTP/1.1 server on loopback that answers as told,
-//! records every request, and verifies each one with the SDK's `verify_delivery`.
+//! records every request, and verifies each one with `sealgate_crypto::webhook::verify_delivery`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -19,8 +19,8 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use sealgate_client::webhook::{Delivery, verify_delivery};
 use sealgate_crypto::webhook::WebhookSecret;
+use sealgate_crypto::webhook::{Delivery, verify_delivery};
 
 use sealgate_testkit::{eventually, now_secs};
 

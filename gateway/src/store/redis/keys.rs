@@ -6,8 +6,7 @@
 //! names carry a tag derived from the id by SHA-256 instead. A reader of the keyspace, a
 //! backup, `MONITOR` or `PUBSUB SHARDCHANNELS` learns no id it could deposit to.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sealgate_crypto::base64url;
 use sha2::{Digest as _, Sha256};
 
 /// Domain separation for the mailbox tag.
@@ -94,7 +93,7 @@ pub(crate) fn mailbox_tag(mailbox_id: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(TAG_CONTEXT);
     hash.update(mailbox_id.as_bytes());
-    URL_SAFE_NO_PAD.encode(&hash.finalize()[..16])
+    base64url::encode(&hash.finalize()[..16])
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::store::{MeteredStore, SharedStore};
 use crate::webhook::worker::Webhooks;
 
 /// Everything a request handler may use.
-pub struct App {
+pub(crate) struct App {
     /// The configuration the gateway started with.
     pub config: Config,
     /// Client registrations and mailboxes.
@@ -37,7 +37,7 @@ pub struct App {
 
 impl App {
     /// Assembles the state; `shutdown` turns `true` when the gateway begins to stop.
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         store: SharedStore,
         clock: Arc<dyn Clock>,
@@ -73,12 +73,12 @@ impl App {
     }
 
     /// Whether the gateway has begun to stop.
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
 
     /// Resolves once the gateway begins to stop.
-    pub async fn shutting_down(&self) {
+    pub(crate) async fn shutting_down(&self) {
         let mut shutdown = self.shutdown.clone();
         // An error means the sender is gone: the gateway is stopping either way.
         let _ = shutdown.wait_for(|stopping| *stopping).await;
@@ -86,4 +86,4 @@ impl App {
 }
 
 /// The state shared by every connection.
-pub type SharedApp = Arc<App>;
+pub(crate) type SharedApp = Arc<App>;

@@ -26,7 +26,7 @@ impl Clock for SystemClock {
 }
 
 /// Formats milliseconds since the epoch as an RFC 3339 UTC timestamp (second precision).
-pub fn rfc3339(ms: u64) -> String {
+pub(crate) fn rfc3339(ms: u64) -> String {
     let time = UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(time).to_string()
 }

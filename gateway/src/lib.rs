@@ -12,17 +12,18 @@
 //! at most the mailbox TTL, and hands them to the owning client once. It never holds a
 //! private key and never sees a token.
 
-pub mod api;
-pub mod app;
 pub mod clock;
 pub mod config;
-pub mod http;
-pub mod limits;
-pub mod metrics;
-pub mod server;
 pub mod store;
-pub mod tls;
-pub mod webhook;
+
+mod api;
+mod app;
+mod http;
+mod limits;
+mod metrics;
+mod server;
+mod tls;
+mod webhook;
 
 pub use config::Config;
 pub use server::Gateway;

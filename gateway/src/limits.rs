@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 const MAX_TRACKED_KEYS: usize = 100_000;
 
 /// Token buckets, one per key: `rate` tokens a second, at most `burst` saved up.
-pub struct RateLimiter<K> {
+pub(crate) struct RateLimiter<K> {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<K, Bucket>>,
@@ -25,7 +25,7 @@ struct Bucket {
 
 impl<K: Eq + Hash + Clone> RateLimiter<K> {
     /// A limiter; a `rate` of 0 lets everything through.
-    pub fn new(rate: u32, burst: u32) -> Self {
+    pub(crate) fn new(rate: u32, burst: u32) -> Self {
         Self {
             rate: f64::from(rate),
             burst: f64::from(burst.max(1)),
@@ -34,7 +34,7 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
     }
 
     /// Takes one token for `key`; when none is left, how long until one is.
-    pub fn check(&self, key: &K) -> Result<(), Duration> {
+    pub(crate) fn check(&self, key: &K) -> Result<(), Duration> {
         self.check_at(key, Instant::now())
     }
 
@@ -64,14 +64,14 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
 }
 
 /// Counts concurrent holders per key, up to a cap.
-pub struct ConcurrencyCap<K> {
+pub(crate) struct ConcurrencyCap<K> {
     max: usize,
     held: Mutex<HashMap<K, usize>>,
 }
 
 impl<K: Eq + Hash + Clone> ConcurrencyCap<K> {
     /// A cap of `max` per key.
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             max,
             held: Mutex::default(),
@@ -79,7 +79,7 @@ impl<K: Eq + Hash + Clone> ConcurrencyCap<K> {
     }
 
     /// Takes a slot for `key`, or `None` when the key holds `max` already.
-    pub fn acquire(&self, key: &K) -> Option<CapPermit<'_, K>> {
+    pub(crate) fn acquire(&self, key: &K) -> Option<CapPermit<'_, K>> {
         let mut held = self.held.lock().expect("cap lock");
         let count = held.entry(key.clone()).or_insert(0);
         if *count >= self.max {
@@ -94,7 +94,7 @@ impl<K: Eq + Hash + Clone> ConcurrencyCap<K> {
 }
 
 /// A held slot; dropping it frees the slot.
-pub struct CapPermit<'a, K: Eq + Hash + Clone> {
+pub(crate) struct CapPermit<'a, K: Eq + Hash + Clone> {
     cap: &'a ConcurrencyCap<K>,
     key: K,
 }

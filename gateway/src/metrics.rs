@@ -7,40 +7,42 @@ use prometheus::{
 };
 
 /// HTTP requests served, by route template, method and status class.
-pub const HTTP_REQUESTS_TOTAL: &str = "sealgate_http_requests_total";
+pub(crate) const HTTP_REQUESTS_TOTAL: &str = "sealgate_http_requests_total";
 /// Request latency, by route template, method and status class.
-pub const HTTP_REQUEST_DURATION_SECONDS: &str = "sealgate_http_request_duration_seconds";
+pub(crate) const HTTP_REQUEST_DURATION_SECONDS: &str = "sealgate_http_request_duration_seconds";
 /// Mailboxes opened.
-pub const MAILBOXES_OPENED_TOTAL: &str = "sealgate_mailboxes_opened_total";
+pub(crate) const MAILBOXES_OPENED_TOTAL: &str = "sealgate_mailboxes_opened_total";
 /// Envelopes deposited (first deposits, not identical retries).
-pub const MAILBOXES_DEPOSITED_TOTAL: &str = "sealgate_mailboxes_deposited_total";
+pub(crate) const MAILBOXES_DEPOSITED_TOTAL: &str = "sealgate_mailboxes_deposited_total";
 /// Envelopes handed out and consumed.
-pub const MAILBOXES_CONSUMED_TOTAL: &str = "sealgate_mailboxes_consumed_total";
+pub(crate) const MAILBOXES_CONSUMED_TOTAL: &str = "sealgate_mailboxes_consumed_total";
 /// Mailboxes that expired unconsumed (as seen by this instance).
-pub const MAILBOXES_EXPIRED_TOTAL: &str = "sealgate_mailboxes_expired_total";
+pub(crate) const MAILBOXES_EXPIRED_TOTAL: &str = "sealgate_mailboxes_expired_total";
 /// Mailboxes cancelled by their client.
-pub const MAILBOXES_CANCELLED_TOTAL: &str = "sealgate_mailboxes_cancelled_total";
+pub(crate) const MAILBOXES_CANCELLED_TOTAL: &str = "sealgate_mailboxes_cancelled_total";
 /// Long-polls waiting now on this instance.
-pub const LONGPOLL_WAITERS: &str = "sealgate_longpoll_waiters";
+pub(crate) const LONGPOLL_WAITERS: &str = "sealgate_longpoll_waiters";
 /// Store operations that failed, by operation.
-pub const STORE_ERRORS_TOTAL: &str = "sealgate_store_errors_total";
+pub(crate) const STORE_ERRORS_TOTAL: &str = "sealgate_store_errors_total";
 /// Requests refused by a rate or concurrency limit, by limit.
-pub const LIMITED_TOTAL: &str = "sealgate_limited_total";
+pub(crate) const LIMITED_TOTAL: &str = "sealgate_limited_total";
 /// Clients registered.
-pub const CLIENTS_REGISTERED_TOTAL: &str = "sealgate_clients_registered_total";
+pub(crate) const CLIENTS_REGISTERED_TOTAL: &str = "sealgate_clients_registered_total";
 /// Webhook deliveries finished, by outcome: `delivered`, `endpoint_gone`, `expired`,
 /// `superseded` (a poll, a cancel or the expiry got there first), `dropped` (webhook removed).
-pub const WEBHOOK_DELIVERIES_TOTAL: &str = "sealgate_webhook_deliveries_total";
+pub(crate) const WEBHOOK_DELIVERIES_TOTAL: &str = "sealgate_webhook_deliveries_total";
 /// Webhook attempts, by result: `2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `connection_error`.
-pub const WEBHOOK_ATTEMPTS_TOTAL: &str = "sealgate_webhook_attempts_total";
+pub(crate) const WEBHOOK_ATTEMPTS_TOTAL: &str = "sealgate_webhook_attempts_total";
 /// Deliveries waiting in the store (all instances).
-pub const WEBHOOK_QUEUE_DEPTH: &str = "sealgate_webhook_queue_depth";
+pub(crate) const WEBHOOK_QUEUE_DEPTH: &str = "sealgate_webhook_queue_depth";
 /// From deposit to the endpoint's 2xx.
-pub const WEBHOOK_DELIVERY_DURATION_SECONDS: &str = "sealgate_webhook_delivery_duration_seconds";
+pub(crate) const WEBHOOK_DELIVERY_DURATION_SECONDS: &str =
+    "sealgate_webhook_delivery_duration_seconds";
 /// Endpoints disabled because they answered 410 Gone.
-pub const WEBHOOK_ENDPOINTS_DISABLED_TOTAL: &str = "sealgate_webhook_endpoints_disabled_total";
+pub(crate) const WEBHOOK_ENDPOINTS_DISABLED_TOTAL: &str =
+    "sealgate_webhook_endpoints_disabled_total";
 /// Build information, value 1.
-pub const BUILD_INFO: &str = "sealgate_build_info";
+pub(crate) const BUILD_INFO: &str = "sealgate_build_info";
 
 /// Latency buckets, seconds: sub-millisecond to a full long-poll.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -50,7 +52,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// The gateway's metrics, registered in their own registry.
 #[derive(Clone)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// See [`HTTP_REQUESTS_TOTAL`].
     pub http_requests: IntCounterVec,
@@ -88,7 +90,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Creates and registers every metric.
-    pub fn new(store_kind: &str) -> Self {
+    pub(crate) fn new(store_kind: &str) -> Self {
         let registry = Registry::new();
         let labels = &["route", "method", "status_class"];
         let metrics = Self {
@@ -184,7 +186,7 @@ impl Metrics {
     }
 
     /// Records one served request.
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    pub(crate) fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let class = status_class(status);
         let labels = [route, method, class];
         self.http_requests.with_label_values(&labels).inc();
@@ -194,7 +196,7 @@ impl Metrics {
     }
 
     /// Brings the expired-mailbox counter up to the store's own count.
-    pub fn sync_expired(&self, store_expired_total: u64) {
+    pub(crate) fn sync_expired(&self, store_expired_total: u64) {
         let seen = self.mailboxes_expired.get();
         if store_expired_total > seen {
             self.mailboxes_expired.inc_by(store_expired_total - seen);
@@ -202,7 +204,7 @@ impl Metrics {
     }
 
     /// The registry in the Prometheus text format.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut buffer = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buffer)

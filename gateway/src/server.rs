@@ -105,9 +105,10 @@ impl Gateway {
         self.metrics_addr
     }
 
-    /// The shared state, for tests and embedding.
-    pub fn app(&self) -> &SharedApp {
-        &self.app
+    /// How many long-polls wait on this instance now (what `sealgate_longpoll_waiters`
+    /// reports).
+    pub fn waiting_polls(&self) -> i64 {
+        self.app.metrics.longpoll_waiters.get()
     }
 
     /// Stops accepting, answers waiting long-polls, lets in-flight requests finish within the

@@ -14,7 +14,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 /// Builds an acceptor from a PEM certificate chain and a PEM private key.
-pub fn acceptor(cert_path: &Path, key_path: &Path) -> anyhow::Result<TlsAcceptor> {
+pub(crate) fn acceptor(cert_path: &Path, key_path: &Path) -> anyhow::Result<TlsAcceptor> {
     let certs = CertificateDer::pem_file_iter(cert_path)
         .with_context(|| format!("cannot read TLS certificate {}", cert_path.display()))?
         .collect::<Result<Vec<_>, _>>()

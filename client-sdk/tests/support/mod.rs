@@ -197,7 +197,7 @@ impl Gw {
 
     /// Long-polls waiting in this gateway now.
     pub fn waiters(&self) -> i64 {
-        self.gateway().app().metrics.longpoll_waiters.get()
+        self.gateway().waiting_polls()
     }
 
     /// Waits until at least one long-poll waits in this gateway.

@@ -40,7 +40,11 @@ struct Rotation {
 }
 
 /// `POST /v1/clients`: registers a client; the secret is shown this once.
-pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn register(
+    app: &App,
+    parts: &Parts,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
     if let Some(token) = &app.config.registration_token {
         check_bearer(&parts.headers, token.expose())?;
     }
@@ -99,7 +103,11 @@ pub async fn register(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRespo
 }
 
 /// `GET /v1/clients/{id}/jwks`: the public key set, cacheable, with `ETag` and 304.
-pub async fn jwks(app: &App, parts: &Parts, client_id: &str) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn jwks(
+    app: &App,
+    parts: &Parts,
+    client_id: &str,
+) -> Result<HttpResponse, ApiError> {
     let record = app
         .store
         .client(client_id)
@@ -139,7 +147,7 @@ pub async fn jwks(app: &App, parts: &Parts, client_id: &str) -> Result<HttpRespo
 
 /// `PUT /v1/clients/{id}/jwks`: replaces the key set (rotation). Keep the old key in the new
 /// set until the mailboxes opened with it have expired.
-pub async fn rotate_jwks(
+pub(crate) async fn rotate_jwks(
     app: &App,
     parts: &Parts,
     client_id: &str,
@@ -166,7 +174,7 @@ pub async fn rotate_jwks(
 }
 
 /// `GET /v1/clients/{id}`: the client's record (name, keys, webhook state), for the client.
-pub async fn get_client(
+pub(crate) async fn get_client(
     app: &App,
     parts: &Parts,
     client_id: &str,
@@ -186,7 +194,11 @@ fn record_view(client: &ClientRecord) -> Value {
 }
 
 /// `DELETE /v1/clients/{id}`: removes the client and its mailboxes.
-pub async fn delete(app: &App, parts: &Parts, client_id: &str) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn delete(
+    app: &App,
+    parts: &Parts,
+    client_id: &str,
+) -> Result<HttpResponse, ApiError> {
     authenticate(app, &parts.headers, Some(client_id)).await?;
     if !app.store.delete_client(client_id).await? {
         return Err(ApiError::NotFound);

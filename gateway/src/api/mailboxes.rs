@@ -18,7 +18,7 @@ use crate::webhook::delivery_id;
 use sealgate_crypto::{Envelope, Jwks, SignInRequest, base64url, random_bytes};
 
 /// The media type of a compact JWE.
-pub const JOSE_MEDIA_TYPE: &str = "application/jose";
+pub(crate) const JOSE_MEDIA_TYPE: &str = "application/jose";
 
 /// The answer to a deposit (first or identical retry).
 const DEPOSITED: &[u8] = br#"{"status":"deposited"}"#;
@@ -45,7 +45,7 @@ struct OpenRequest {
 }
 
 /// `POST /v1/mailboxes`: opens a mailbox and returns its sign-in request.
-pub async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, None).await?;
     if let Err(wait) = app.mailbox_limiter.check(&client.client_id) {
         app.metrics
@@ -158,7 +158,7 @@ fn chosen_kid(jwks: &Jwks, requested: Option<&str>) -> Result<String, ApiError> 
 
 /// `PUT /v1/mailboxes/{id}`: the phone deposits one envelope. The header is checked against
 /// the mailbox without decrypting anything; only the envelope bytes are stored.
-pub async fn deposit(
+pub(crate) async fn deposit(
     app: &App,
     parts: &Parts,
     mailbox_id: &str,
@@ -270,7 +270,11 @@ fn check_header(
 }
 
 /// `DELETE /v1/mailboxes/{id}`: the owning client cancels.
-pub async fn cancel(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn cancel(
+    app: &App,
+    parts: &Parts,
+    mailbox_id: &str,
+) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, None).await?;
     if !app.store.cancel(mailbox_id, &client.client_id).await? {
         return Err(ApiError::NotFound);

@@ -1,13 +1,13 @@
 //! The HTTP API v1 handlers, one module per resource.
 
-pub mod clients;
-pub mod mailboxes;
+pub(crate) mod clients;
+pub(crate) mod mailboxes;
 #[cfg(test)]
 mod openapi_tests;
-pub mod ops;
-pub mod poll;
-pub mod router;
-pub mod webhooks;
+pub(crate) mod ops;
+pub(crate) mod poll;
+pub(crate) mod router;
+pub(crate) mod webhooks;
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
@@ -19,7 +19,7 @@ use crate::http::error::ApiError;
 use crate::store::{ClientRecord, StoreError, UpdateOutcome};
 
 /// The response type of every handler.
-pub type HttpResponse = Response<Full<Bytes>>;
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
 
 /// A JSON response that must not be cached.
 pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {

@@ -12,18 +12,18 @@ use crate::app::App;
 use crate::http::error::ApiError;
 
 /// The OpenAPI 3.1 description of this API, the same file the tests check.
-pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+pub(crate) const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 /// How long readiness waits for the store.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `GET /healthz`: the process answers.
-pub fn healthz() -> HttpResponse {
+pub(crate) fn healthz() -> HttpResponse {
     json_response(StatusCode::OK, &json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the store answers and the gateway is not stopping.
-pub async fn readyz(app: &App) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn readyz(app: &App) -> Result<HttpResponse, ApiError> {
     if app.is_shutting_down() {
         return Err(ApiError::ShuttingDown);
     }
@@ -44,7 +44,7 @@ pub async fn readyz(app: &App) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /openapi.json`.
-pub fn openapi() -> HttpResponse {
+pub(crate) fn openapi() -> HttpResponse {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
@@ -54,7 +54,7 @@ pub fn openapi() -> HttpResponse {
 }
 
 /// `GET /metrics` on the metrics listener.
-pub async fn metrics(app: &App) -> HttpResponse {
+pub(crate) async fn metrics(app: &App) -> HttpResponse {
     app.metrics.sync_expired(app.store.expired_count());
     if let Ok(Ok(depth)) =
         tokio::time::timeout(READINESS_TIMEOUT, app.store.delivery_queue_depth()).await

@@ -20,7 +20,11 @@ pub(super) const PENDING: &[u8] = br#"{"error":"authorization_pending","error_de
 
 /// `GET /v1/mailboxes/{id}?wait=N`: the owning client long-polls; the envelope is consumed
 /// atomically, so of many pollers on any number of instances exactly one receives it.
-pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn poll(
+    app: &App,
+    parts: &Parts,
+    mailbox_id: &str,
+) -> Result<HttpResponse, ApiError> {
     prepare_poll(app, parts, mailbox_id).await?.run(app).await
 }
 
@@ -28,7 +32,11 @@ pub async fn poll(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResp
 /// without waiting and without consuming the envelope: `204` until the mailbox expires (even
 /// once its envelope was taken: the store reads no envelope without consuming it), `404` for
 /// an unknown, expired or another client's mailbox.
-pub async fn status(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn status(
+    app: &App,
+    parts: &Parts,
+    mailbox_id: &str,
+) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, None).await?;
     match app.store.mailbox(mailbox_id).await? {
         Some(mailbox) if mailbox.client_id == client.client_id => Ok(Response::builder()
@@ -43,14 +51,14 @@ pub async fn status(app: &App, parts: &Parts, mailbox_id: &str) -> Result<HttpRe
 /// A long-poll, checked and authenticated, that owns the little it needs to wait: the router
 /// releases the request before [`LongPoll::run`], since the request head pins the
 /// connection's read buffer (8 KiB in hyper), and a waiter may hold it for a minute.
-pub struct LongPoll {
+pub(crate) struct LongPoll {
     mailbox_id: String,
     client_id: String,
     wait: Duration,
 }
 
 /// The first half of [`poll`]: reads `wait` and authenticates the client.
-pub async fn prepare_poll(
+pub(crate) async fn prepare_poll(
     app: &App,
     parts: &Parts,
     mailbox_id: &str,
@@ -66,7 +74,7 @@ pub async fn prepare_poll(
 
 impl LongPoll {
     /// The second half of [`poll`]: takes the envelope, or waits for it up to `wait`.
-    pub async fn run(self, app: &App) -> Result<HttpResponse, ApiError> {
+    pub(crate) async fn run(self, app: &App) -> Result<HttpResponse, ApiError> {
         let Self {
             mailbox_id,
             client_id,

@@ -16,7 +16,7 @@ use crate::http::error::ApiError;
 
 /// What answers a request: one variant per route and method, run by one `dispatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handler {
+pub(crate) enum Handler {
     /// `POST /v1/clients`: registers a client.
     RegisterClient,
     /// `GET /v1/clients/{client_id}`: the client's record.
@@ -53,7 +53,7 @@ pub enum Handler {
 
 /// One route of the API listener: its path, and the handler of each method it serves.
 #[derive(Debug)]
-pub struct RouteSpec {
+pub(crate) struct RouteSpec {
     /// The path template: literal segments, and at most one `{name}` capture, which matches an
     /// id (1 to 128 bytes of `A-Z a-z 0-9 - _`). The template is also the route's metric label.
     pub template: &'static str,
@@ -64,7 +64,7 @@ pub struct RouteSpec {
 
 /// Every route the API listener serves: what dispatch, `Allow`, the metrics and the OpenAPI
 /// document all read. A new route is one more line here and its arm in `dispatch`.
-pub static ROUTES: &[RouteSpec] = &[
+pub(crate) static ROUTES: &[RouteSpec] = &[
     RouteSpec {
         template: "/v1/clients",
         methods: &[(Method::POST, Handler::RegisterClient)],
@@ -127,7 +127,7 @@ const UNKNOWN_ROUTE: &str = "unknown";
 
 /// Finds the route of `path` and the id its path carries (empty for a route without one).
 /// Allocation-free: the path is compared segment by segment with each template.
-pub fn find_route(path: &str) -> Option<(&'static RouteSpec, &str)> {
+pub(crate) fn find_route(path: &str) -> Option<(&'static RouteSpec, &str)> {
     ROUTES
         .iter()
         .find_map(|spec| spec.match_path(path).map(|id| (spec, id)))
@@ -168,7 +168,7 @@ impl RouteSpec {
     }
 
     /// The names of the methods served, `HEAD` included, in the order `Allow` lists them.
-    pub fn allowed(&self) -> impl Iterator<Item = &'static str> + '_ {
+    pub(crate) fn allowed(&self) -> impl Iterator<Item = &'static str> + '_ {
         let implied_head = !self.methods.iter().any(|(m, _)| m == Method::HEAD);
         self.methods.iter().flat_map(move |(method, _)| {
             let head = (implied_head && method == Method::GET).then_some("HEAD");
@@ -193,7 +193,11 @@ fn is_id(segment: &str) -> bool {
 }
 
 /// Serves one request of the API listener.
-pub async fn serve_api(app: &App, request: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+pub(crate) async fn serve_api(
+    app: &App,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> HttpResponse {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let found = find_route(parts.uri.path());
@@ -287,7 +291,7 @@ fn strip_body(response: HttpResponse) -> HttpResponse {
 }
 
 /// Serves one request of the metrics listener.
-pub async fn serve_metrics(app: &App, request: Request<Incoming>) -> HttpResponse {
+pub(crate) async fn serve_metrics(app: &App, request: Request<Incoming>) -> HttpResponse {
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => api::ops::metrics(app).await,
         (&Method::HEAD, "/metrics") => strip_body(api::ops::metrics(app).await),

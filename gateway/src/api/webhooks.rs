@@ -51,7 +51,7 @@ pub(crate) fn public_view(settings: &Option<WebhookSettings>) -> Value {
 
 /// `PUT /v1/clients/{id}/webhook`: sets or changes the URL (and re-enables a disabled
 /// endpoint). A client without a webhook gets a new secret, shown this once.
-pub async fn set(
+pub(crate) async fn set(
     app: &App,
     parts: &Parts,
     client_id: &str,
@@ -84,7 +84,11 @@ pub async fn set(
 }
 
 /// `DELETE /v1/clients/{id}/webhook`: stops deliveries; envelopes are polled again.
-pub async fn remove(app: &App, parts: &Parts, client_id: &str) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn remove(
+    app: &App,
+    parts: &Parts,
+    client_id: &str,
+) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, Some(client_id)).await?;
     super::modify_client(app, client, |client| {
         client.webhook.take().map(drop).ok_or(ApiError::NotFound)
@@ -95,7 +99,7 @@ pub async fn remove(app: &App, parts: &Parts, client_id: &str) -> Result<HttpRes
 
 /// `POST /v1/clients/{id}/webhook/secret`: a new signing secret, shown this once; the old one
 /// keeps signing beside it for the overlap period.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     app: &App,
     parts: &Parts,
     client_id: &str,

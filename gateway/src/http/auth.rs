@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 
 /// Client id and secret as presented in `Authorization: Basic`.
-pub struct BasicCredentials {
+pub(crate) struct BasicCredentials {
     /// The client id.
     pub client_id: String,
     secret: zeroize::Zeroizing<String>,
@@ -21,7 +21,7 @@ pub struct BasicCredentials {
 
 impl BasicCredentials {
     /// Reads `Authorization: Basic …`; `InvalidClient` when absent or malformed.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -45,24 +45,24 @@ impl BasicCredentials {
 
     /// Whether the secret matches `stored_hash` (what [`hash_secret`] made of the real one);
     /// constant time in the secret.
-    pub fn matches(&self, stored_hash: &str) -> bool {
+    pub(crate) fn matches(&self, stored_hash: &str) -> bool {
         let presented = hash_secret(&self.secret);
         presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
     }
 
     /// Burns the same time as a real comparison, for unknown client ids.
-    pub fn compare_with_nothing(&self) {
+    pub(crate) fn compare_with_nothing(&self) {
         let _ = hash_secret(&self.secret);
     }
 }
 
 /// The form a client secret is stored in: base64url(SHA-256(secret)).
-pub fn hash_secret(secret: &str) -> String {
+pub(crate) fn hash_secret(secret: &str) -> String {
     sealgate_crypto::base64url::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Checks `Authorization: Bearer <token>` against the configured registration token.
-pub fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

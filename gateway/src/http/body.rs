@@ -12,7 +12,7 @@ use super::error::ApiError;
 /// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit` (from
 /// `Content-Length` before reading, or while streaming), and with 408 if it is not complete
 /// within `timeout`.
-pub async fn read_limited<B>(
+pub(crate) async fn read_limited<B>(
     headers: &HeaderMap,
     body: B,
     limit: usize,
@@ -47,7 +47,10 @@ where
 }
 
 /// Checks that the request's media type is `expected` (parameters such as `charset` allowed).
-pub fn require_content_type(headers: &HeaderMap, expected: &'static str) -> Result<(), ApiError> {
+pub(crate) fn require_content_type(
+    headers: &HeaderMap,
+    expected: &'static str,
+) -> Result<(), ApiError> {
     let matches = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -61,7 +64,7 @@ pub fn require_content_type(headers: &HeaderMap, expected: &'static str) -> Resu
 }
 
 /// Parses a JSON body into `T`, or explains what is wrong with it.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|error| ApiError::InvalidRequest(format!("invalid JSON body: {error}")))
 }
@@ -69,7 +72,9 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 /// Parses client metadata (registration, key rotation): a JSON syntax error is
 /// `invalid_request`, a missing, unknown or mistyped member `invalid_client_metadata`
 /// (RFC 7591 §3.2.2).
-pub fn parse_metadata_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_metadata_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| match error.classify() {
         serde_json::error::Category::Data => ApiError::InvalidClientMetadata(error.to_string()),
         _ => ApiError::InvalidRequest(format!("invalid JSON body: {error}")),

@@ -8,11 +8,11 @@ use http_body_util::Full;
 use serde_json::json;
 
 /// The prefix of every problem `type`: a tag URI (RFC 4151), stable and not dereferenced.
-pub const PROBLEM_TYPE_PREFIX: &str = "tag:sealgate,2026:problem:";
+pub(crate) const PROBLEM_TYPE_PREFIX: &str = "tag:sealgate,2026:problem:";
 
 /// An API error, typed where it is made.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The request is malformed (bad JSON, bad parameter).
     #[error("{0}")]
     InvalidRequest(String),
@@ -175,14 +175,9 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status this error is answered with.
-    pub fn status(&self) -> StatusCode {
-        self.parts().0
-    }
-
     /// The response: the only place an error's status and body are chosen. 5xx details are
     /// logged here and replaced by a generic text in the body.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
         let (status, slug, title, oauth_error) = self.parts();
         let detail = match &self {
             ApiError::Internal(detail) => {

@@ -12,14 +12,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 /// `inner`, with a deadline on its first byte.
-pub struct FirstByteDeadline<T> {
+pub(crate) struct FirstByteDeadline<T> {
     inner: T,
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> FirstByteDeadline<T> {
     /// Wraps `inner`; the first byte must arrive within `timeout`.
-    pub fn new(inner: T, timeout: Duration) -> Self {
+    pub(crate) fn new(inner: T, timeout: Duration) -> Self {
         Self {
             inner,
             deadline: Some(Box::pin(tokio::time::sleep(timeout))),

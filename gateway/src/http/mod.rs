@@ -1,7 +1,7 @@
 //! HTTP plumbing below the handlers: bodies, authentication, the error-to-response mapping,
 //! and protocol detection.
 
-pub mod auth;
-pub mod body;
-pub mod error;
-pub mod first_byte;
+pub(crate) mod auth;
+pub(crate) mod body;
+pub(crate) mod error;
+pub(crate) mod first_byte;

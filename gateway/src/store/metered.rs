@@ -10,14 +10,14 @@ use super::{
 };
 
 /// Wraps a store; every failed call increments `errors{operation}`.
-pub struct MeteredStore {
+pub(crate) struct MeteredStore {
     inner: SharedStore,
     errors: IntCounterVec,
 }
 
 impl MeteredStore {
     /// Wraps `inner`, counting into `errors` (one label: `operation`).
-    pub fn new(inner: SharedStore, errors: IntCounterVec) -> Self {
+    pub(crate) fn new(inner: SharedStore, errors: IntCounterVec) -> Self {
         Self { inner, errors }
     }
 

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use memory::MemoryStore;
-pub use metered::MeteredStore;
+pub(crate) use metered::MeteredStore;
 pub use records::{
     ClientRecord, Delivery, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
     OpenOutcome, TakeOutcome, UpdateOutcome,

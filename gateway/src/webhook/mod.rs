@@ -6,14 +6,14 @@
 //! in the store (a poll meanwhile sees it pending); a 2xx consumes it, anything else releases
 //! it and wakes the pollers. Whichever of a poll or a webhook gets the envelope first wins.
 
-pub mod schedule;
-pub mod sender;
-pub mod ssrf;
-pub mod worker;
+pub(crate) mod schedule;
+pub(crate) mod sender;
+pub(crate) mod ssrf;
+pub(crate) mod worker;
 
 /// The `webhook-id` of a mailbox's delivery: derived from the mailbox id, so that every
 /// attempt, on every instance, and a re-enqueue after a retried deposit all carry the same id.
-pub fn delivery_id(mailbox_id: &str) -> String {
+pub(crate) fn delivery_id(mailbox_id: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(format!("sealgate webhook {mailbox_id}").as_bytes());
     format!("msg_{}", sealgate_crypto::base64url::encode(&digest[..18]))

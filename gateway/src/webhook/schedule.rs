@@ -16,7 +16,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// The delay before the next attempt, after `failures` failed attempts, given the endpoint's
 /// `Retry-After` (seconds) and a jitter fraction in `[0, 1)`.
-pub fn next_delay(failures: u32, retry_after: Option<u64>, jitter: f64) -> Duration {
+pub(crate) fn next_delay(failures: u32, retry_after: Option<u64>, jitter: f64) -> Duration {
     let exponent = failures.saturating_sub(1).min(16);
     let step = FIRST.saturating_mul(1 << exponent).min(MAX_STEP);
     let step = step + step.mul_f64(0.2 * jitter.clamp(0.0, 1.0));
@@ -25,7 +25,7 @@ pub fn next_delay(failures: u32, retry_after: Option<u64>, jitter: f64) -> Durat
 }
 
 /// A jitter fraction from the OS RNG.
-pub fn random_jitter() -> f64 {
+pub(crate) fn random_jitter() -> f64 {
     f64::from(u16::from_le_bytes(sealgate_crypto::random_bytes::<2>())) / 65_536.0
 }
 

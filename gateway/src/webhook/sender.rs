@@ -18,13 +18,13 @@ use tokio::sync::Semaphore;
 use super::ssrf::{CheckedResolver, Policy};
 
 /// The whole attempt — resolve, connect, TLS, send, answer — must fit in this.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of an answer's body read; the rest is dropped.
 const MAX_ANSWER_BYTES: usize = 4 * 1024;
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// The endpoint answered with this status.
     Answered {
         /// The status.
@@ -40,7 +40,7 @@ pub enum Attempt {
 
 impl Attempt {
     /// The bounded label for the attempts metric.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Attempt::Answered { status, .. } if status.is_success() => "2xx",
             Attempt::Answered { status, .. } if status.is_redirection() => "3xx",
@@ -53,7 +53,7 @@ impl Attempt {
 }
 
 /// The HTTP side of webhook delivery.
-pub struct Sender {
+pub(crate) struct Sender {
     policy: Policy,
     client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
     overall: Arc<Semaphore>,
@@ -62,7 +62,7 @@ pub struct Sender {
 }
 
 /// A reserved place among the attempts in flight; dropping it frees it.
-pub struct Slot {
+pub(crate) struct Slot {
     _overall: tokio::sync::OwnedSemaphorePermit,
     _endpoint: tokio::sync::OwnedSemaphorePermit,
 }
@@ -83,7 +83,7 @@ fn literal_is_forbidden(url: &str) -> bool {
 }
 
 /// One signed delivery to send.
-pub struct Outgoing<'a> {
+pub(crate) struct Outgoing<'a> {
     /// Target URL.
     pub url: &'a str,
     /// `webhook-id`.
@@ -99,7 +99,7 @@ pub struct Outgoing<'a> {
 impl Sender {
     /// A sender enforcing `policy`, with at most `overall` attempts in flight and
     /// `per_endpoint` per host.
-    pub fn new(policy: Policy, overall: usize, per_endpoint: usize) -> anyhow::Result<Self> {
+    pub(crate) fn new(policy: Policy, overall: usize, per_endpoint: usize) -> anyhow::Result<Self> {
         let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy));
         http.enforce_http(false);
         http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
@@ -122,7 +122,7 @@ impl Sender {
     }
 
     /// Waits up to `within` for a slot, overall and for the URL's host.
-    pub async fn reserve(&self, url: &str, within: Duration) -> Option<Slot> {
+    pub(crate) async fn reserve(&self, url: &str, within: Duration) -> Option<Slot> {
         let endpoint = self.endpoint_slot(url);
         let acquire = async {
             let overall = self.overall.clone().acquire_owned().await.ok()?;
@@ -137,7 +137,7 @@ impl Sender {
 
     /// Sends one attempt in a reserved slot. A URL whose host is an IP literal the policy
     /// forbids is refused here: the resolver, which checks names, never sees literals.
-    pub async fn send(&self, _slot: &Slot, outgoing: Outgoing<'_>) -> Attempt {
+    pub(crate) async fn send(&self, _slot: &Slot, outgoing: Outgoing<'_>) -> Attempt {
         if !self.policy.allow_private && literal_is_forbidden(outgoing.url) {
             tracing::warn!("webhook URL points at a forbidden address; not sent");
             return Attempt::Failed;

@@ -10,11 +10,11 @@ use std::task::{Context, Poll};
 use hyper_util::client::legacy::connect::dns::Name;
 
 /// The longest webhook URL accepted.
-pub const MAX_URL_LEN: usize = 2048;
+pub(crate) const MAX_URL_LEN: usize = 2048;
 
 /// What the operator allows webhooks to reach.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Allow `http://` URLs (`--allow-insecure-webhooks`).
     pub allow_insecure: bool,
     /// Allow hosts that resolve to non-public addresses (`--allow-private-webhooks`).
@@ -23,7 +23,7 @@ pub struct Policy {
 
 /// Why a webhook URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
+pub(crate) enum UrlError {
     /// Not an absolute http(s) URL with a host.
     #[error(
         "webhook_url must be an absolute https:// URL with a host, at most {MAX_URL_LEN} characters"
@@ -46,7 +46,7 @@ pub enum UrlError {
 }
 
 /// Checks the form of a webhook URL (not where it resolves to).
-pub fn check_form(url: &str, policy: Policy) -> Result<http::Uri, UrlError> {
+pub(crate) fn check_form(url: &str, policy: Policy) -> Result<http::Uri, UrlError> {
     if url.len() > MAX_URL_LEN {
         return Err(UrlError::Malformed);
     }
@@ -68,7 +68,7 @@ pub fn check_form(url: &str, policy: Policy) -> Result<http::Uri, UrlError> {
 }
 
 /// Checks the form, then resolves the host and checks every address.
-pub async fn check(url: &str, policy: Policy) -> Result<http::Uri, UrlError> {
+pub(crate) async fn check(url: &str, policy: Policy) -> Result<http::Uri, UrlError> {
     let uri = check_form(url, policy)?;
     let host = uri
         .host()
@@ -88,7 +88,11 @@ pub async fn check(url: &str, policy: Policy) -> Result<http::Uri, UrlError> {
 }
 
 /// Resolves `host` and refuses it if any address is forbidden by `policy`.
-pub async fn resolve(host: &str, port: u16, policy: Policy) -> Result<Vec<SocketAddr>, UrlError> {
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    policy: Policy,
+) -> Result<Vec<SocketAddr>, UrlError> {
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|_| UrlError::Unresolvable)?
@@ -104,7 +108,7 @@ pub async fn resolve(host: &str, port: u16, policy: Policy) -> Result<Vec<Socket
 
 /// Whether `ip` is not a public unicast address. IPv6 forms that embed an IPv4 address
 /// (mapped, NAT64, 6to4, compatible) are judged by that address.
-pub fn is_forbidden(ip: IpAddr) -> bool {
+pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_forbidden_v4(v4),
         IpAddr::V6(v6) => {
@@ -152,13 +156,13 @@ fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
 /// time, so a name that resolved to a public address at registration cannot be re-pointed at
 /// the gateway's own network.
 #[derive(Debug, Clone, Copy)]
-pub struct CheckedResolver {
+pub(crate) struct CheckedResolver {
     policy: Policy,
 }
 
 impl CheckedResolver {
     /// A resolver enforcing `policy`.
-    pub fn new(policy: Policy) -> Self {
+    pub(crate) fn new(policy: Policy) -> Self {
         Self { policy }
     }
 }
@@ -190,6 +194,11 @@ impl tower_service::Service<Name> for CheckedResolver {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr as _;
+
+    use hyper_util::client::legacy::connect::dns::Name;
+    use tower_service::Service as _;
+
     use super::*;
 
     #[test]
@@ -277,5 +286,75 @@ mod tests {
             .await
             .is_ok()
         );
+    }
+
+    /// The names /etc/hosts maps to a loopback address (`localhost`, and e.g. the machine's own
+    /// name or `ip6-localhost` where it lists them).
+    fn loopback_names_in_etc_hosts() -> Vec<String> {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let mut names: Vec<String> = hosts
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let address: IpAddr = fields.next()?.parse().ok()?;
+                address
+                    .is_loopback()
+                    .then(|| fields.map(str::to_owned).collect::<Vec<_>>())
+            })
+            .flatten()
+            .collect();
+        names.push("localhost".to_owned());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// `ssrf::check` (registration) and `CheckedResolver` (every connection) refuse 127.0.0.1,
+    /// localhost, [::1] and every name that resolves to loopback, unless private targets are
+    /// allowed.
+    #[tokio::test]
+    async fn loopback_targets_are_refused_by_the_checks() {
+        let strict = Policy {
+            allow_insecure: true,
+            allow_private: false,
+        };
+        let names = loopback_names_in_etc_hosts();
+        eprintln!("names that resolve to loopback here: {names:?}");
+        let mut urls = vec![
+            "http://127.0.0.1:9/".to_owned(),
+            "http://127.1.2.3:9/".to_owned(),
+            "http://[::1]:9/".to_owned(),
+        ];
+        urls.extend(names.iter().map(|name| format!("http://{name}:9/")));
+        for url in &urls {
+            assert_eq!(
+                check(url, strict).await,
+                Err(UrlError::ForbiddenAddress),
+                "{url}"
+            );
+        }
+
+        let mut hosts = vec!["127.0.0.1".to_owned(), "::1".to_owned(), "[::1]".to_owned()];
+        hosts.extend(names.iter().cloned());
+        for host in &hosts {
+            let refused = CheckedResolver::new(strict)
+                .call(Name::from_str(host).expect("a name"))
+                .await
+                .expect_err(&format!("the resolver let {host} through"));
+            assert_eq!(
+                refused.kind(),
+                std::io::ErrorKind::PermissionDenied,
+                "{host}"
+            );
+            let mut allowed = CheckedResolver::new(Policy {
+                allow_private: true,
+                ..strict
+            })
+            .call(Name::from_str(host).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("{host} does not resolve when allowed: {e}"));
+            assert!(allowed.all(|address| address.ip().is_loopback()), "{host}");
+        }
     }
 }

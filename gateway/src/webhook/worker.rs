@@ -19,7 +19,7 @@ use crate::store::{Delivery, LeaseOutcome, SharedStore, StoreError, UpdateOutcom
 /// How often the store is asked for due deliveries when nothing signals one.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a claimed delivery belongs to this instance before another may take it.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
+pub(crate) const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How long an attempt holds the envelope; pollers see it pending meanwhile.
 const ENVELOPE_LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() + 5);
 /// How long an attempt waits for a sending slot before it is put back (well inside the claim
@@ -30,7 +30,7 @@ const BUSY_RETRY: Duration = Duration::from_secs(1);
 
 /// The webhook machinery of one instance: the settings, the sender, and what the delivery
 /// loop reads and records.
-pub struct Webhooks {
+pub(crate) struct Webhooks {
     store: SharedStore,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -45,7 +45,7 @@ impl Webhooks {
     /// Delivery of what `store` queues, as `config` says: the URL policy, at most
     /// `concurrency` attempts in flight (`per_endpoint` per host), and how long rotated
     /// secrets keep signing.
-    pub fn new(
+    pub(crate) fn new(
         (store, metrics, clock): (SharedStore, Metrics, Arc<dyn Clock>),
         config: &WebhookConfig,
     ) -> anyhow::Result<Self> {
@@ -67,23 +67,23 @@ impl Webhooks {
     }
 
     /// The URL policy.
-    pub fn policy(&self) -> Policy {
+    pub(crate) fn policy(&self) -> Policy {
         self.policy
     }
 
     /// How long a rotated-out secret keeps signing, seconds.
-    pub fn overlap_secs(&self) -> u64 {
+    pub(crate) fn overlap_secs(&self) -> u64 {
         self.overlap_secs
     }
 
     /// Tells the loop a delivery was enqueued, so it need not wait for its next tick.
-    pub fn poke(&self) {
+    pub(crate) fn poke(&self) {
         self.wake.notify_one();
     }
 }
 
 /// Runs the delivery loop until `shutdown` turns `true`.
-pub async fn run(webhooks: Arc<Webhooks>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(webhooks: Arc<Webhooks>, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

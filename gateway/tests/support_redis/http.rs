@@ -63,7 +63,7 @@ impl Node {
 
     /// The number of long-polls waiting in this gateway.
     pub fn waiting(&self) -> i64 {
-        self.api.gateway.app().metrics.longpoll_waiters.get()
+        self.api.gateway.waiting_polls()
     }
 }
 

@@ -3,20 +3,20 @@
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{HttpResponse, authenticate, json_response, no_content};
+use super::{HttpResponse, authenticate};
 use crate::app::App;
 use crate::http::auth::{check_bearer, hash_secret};
 use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
+use crate::http::response::{self, Caching};
 use crate::store::ClientRecord;
 use crate::store::WebhookSettings;
-use sealgate_crypto::{Jwks, random_token};
+use sealgate_crypto::{Jwks, base64url, random_token};
 
 /// The longest client name.
 const MAX_NAME_LEN: usize = 100;
@@ -93,13 +93,13 @@ pub(crate) async fn register(
         answer["webhook"] = super::webhooks::public_view(&record.webhook);
         answer["webhook_secret"] = json!(webhook_secret.as_str());
     }
-    let mut response = json_response(StatusCode::CREATED, &answer);
+    let mut created = response::json(StatusCode::CREATED, &answer);
     let location = format!("/v1/clients/{client_id}");
-    response.headers_mut().insert(
+    created.headers_mut().insert(
         header::LOCATION,
         HeaderValue::try_from(location).expect("ids are URL-safe"),
     );
-    Ok(response)
+    Ok(created)
 }
 
 /// `GET /v1/clients/{id}/jwks`: the public key set, cacheable, with `ETag` and 304.
@@ -116,7 +116,7 @@ pub(crate) async fn jwks(
     let body = record.jwks.to_value().to_string();
     let etag = format!(
         "\"{}\"",
-        &base64_url(&Sha256::digest(body.as_bytes()))[..22]
+        &base64url::encode(Sha256::digest(body.as_bytes()))[..22]
     );
     let not_modified = parts
         .headers
@@ -128,21 +128,18 @@ pub(crate) async fn jwks(
                 tag == "*" || tag.trim_start_matches("W/") == etag
             })
         });
-    let builder = Response::builder().header(header::ETAG, &etag).header(
-        header::CACHE_CONTROL,
-        format!("public, max-age={JWKS_MAX_AGE_SECS}"),
-    );
-    let response = if not_modified {
-        builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Full::default())
-    } else {
-        builder
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "application/jwk-set+json")
-            .body(Full::new(Bytes::from(body)))
+    let caching = Caching::Public {
+        max_age_secs: JWKS_MAX_AGE_SECS,
     };
-    Ok(response.expect("valid response"))
+    let mut answer = if not_modified {
+        response::empty(StatusCode::NOT_MODIFIED, caching)
+    } else {
+        let media_type = Some("application/jwk-set+json");
+        response::response(StatusCode::OK, media_type, caching, Bytes::from(body))
+    };
+    let etag = HeaderValue::try_from(etag).expect("base64url is a valid header value");
+    answer.headers_mut().insert(header::ETAG, etag);
+    Ok(answer)
 }
 
 /// `PUT /v1/clients/{id}/jwks`: replaces the key set (rotation). Keep the old key in the new
@@ -170,7 +167,7 @@ pub(crate) async fn rotate_jwks(
     })
     .await?;
     tracing::info!(client = %short(client_id), keys = jwks.keys().len(), "keys rotated");
-    Ok(json_response(StatusCode::OK, &record.jwks.to_value()))
+    Ok(response::json(StatusCode::OK, &record.jwks.to_value()))
 }
 
 /// `GET /v1/clients/{id}`: the client's record (name, keys, webhook state), for the client.
@@ -180,7 +177,7 @@ pub(crate) async fn get_client(
     client_id: &str,
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, Some(client_id)).await?;
-    Ok(json_response(StatusCode::OK, &record_view(&client)))
+    Ok(response::json(StatusCode::OK, &record_view(&client)))
 }
 
 fn record_view(client: &ClientRecord) -> Value {
@@ -204,17 +201,12 @@ pub(crate) async fn delete(
         return Err(ApiError::NotFound);
     }
     tracing::info!(client = %short(client_id), "client deleted");
-    Ok(no_content())
+    Ok(response::empty(StatusCode::NO_CONTENT, Caching::Unstated))
 }
 
 fn parse_jwks(value: &Value) -> Result<Jwks, ApiError> {
     Jwks::from_value(value)
         .map_err(|error| ApiError::InvalidClientMetadata(format!("jwks: {error}")))
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The first characters of an id: enough to follow one in logs, too few to use it.

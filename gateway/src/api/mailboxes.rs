@@ -8,11 +8,12 @@ use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::clients::short;
-use super::{HttpResponse, authenticate, json_text_response, no_content};
+use super::{HttpResponse, authenticate};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::http::body::{parse_json, require_content_type};
 use crate::http::error::ApiError;
+use crate::http::response::{self, Caching};
 use crate::store::{ClientRecord, Delivery, DepositOutcome, MailboxRecord, OpenOutcome};
 use crate::webhook::delivery_id;
 use sealgate_crypto::{Envelope, Jwks, SignInRequest, base64url, random_bytes};
@@ -131,12 +132,12 @@ pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRe
         signin_request: signin.to_uri(),
     };
     let body = serde_json::to_vec(&opened).expect("strings and numbers serialize");
-    let mut response = json_text_response(StatusCode::CREATED, Bytes::from(body));
-    response.headers_mut().insert(
+    let mut created = response::json_text(StatusCode::CREATED, Bytes::from(body));
+    created.headers_mut().insert(
         header::LOCATION,
         HeaderValue::try_from(location).expect("ids are URL-safe"),
     );
-    Ok(response)
+    Ok(created)
 }
 
 /// The `kid` the sign-in request names: `requested` if it is one of the client's keys, else
@@ -198,12 +199,12 @@ pub(crate) async fn deposit(
                 webhooks.poke();
             }
             tracing::debug!(mailbox = %short(mailbox_id), "envelope deposited");
-            Ok(json_text_response(
+            Ok(response::json_text(
                 StatusCode::CREATED,
                 Bytes::from_static(DEPOSITED),
             ))
         }
-        DepositOutcome::Identical => Ok(json_text_response(
+        DepositOutcome::Identical => Ok(response::json_text(
             StatusCode::OK,
             Bytes::from_static(DEPOSITED),
         )),
@@ -280,7 +281,7 @@ pub(crate) async fn cancel(
         return Err(ApiError::NotFound);
     }
     app.metrics.mailboxes_cancelled.inc();
-    Ok(no_content())
+    Ok(response::empty(StatusCode::NO_CONTENT, Caching::Unstated))
 }
 
 #[cfg(test)]

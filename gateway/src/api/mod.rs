@@ -9,41 +9,12 @@ pub(crate) mod poll;
 pub(crate) mod router;
 pub(crate) mod webhooks;
 
-use bytes::Bytes;
-use http::{Response, StatusCode, header};
-use http_body_util::Full;
-
 use crate::app::App;
 use crate::http::auth::BasicCredentials;
 use crate::http::error::ApiError;
 use crate::store::{ClientRecord, StoreError, UpdateOutcome};
 
-/// The response type of every handler.
-pub(crate) type HttpResponse = Response<Full<Bytes>>;
-
-/// A JSON response that must not be cached.
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
-    json_text_response(status, Bytes::from(body.to_string()))
-}
-
-/// A JSON response that must not be cached, from JSON text already serialized (the hot
-/// routes skip building a `serde_json::Value` tree for their answer).
-pub(crate) fn json_text_response(status: StatusCode, body: Bytes) -> HttpResponse {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Full::new(body))
-        .expect("valid response")
-}
-
-/// An empty `204 No Content`.
-pub(crate) fn no_content() -> HttpResponse {
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Full::default())
-        .expect("valid response")
-}
+pub(crate) use crate::http::response::HttpResponse;
 
 /// A store failure, as the API answers it: 503 while the backend is unreachable, 500 (details
 /// logged) for data it cannot read.

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Response, StatusCode, header};
-use http_body_util::Full;
+use http::StatusCode;
 use serde_json::json;
 
-use super::{HttpResponse, json_response};
+use super::HttpResponse;
 use crate::app::App;
 use crate::http::error::ApiError;
+use crate::http::response::{self, Caching};
 
 /// The OpenAPI 3.1 description of this API, the same file the tests check.
 pub(crate) const OPENAPI_JSON: &str = include_str!("../../openapi.json");
@@ -19,7 +19,7 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `GET /healthz`: the process answers.
 pub(crate) fn healthz() -> HttpResponse {
-    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+    response::json(StatusCode::OK, &json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the store answers and the gateway is not stopping.
@@ -28,7 +28,7 @@ pub(crate) async fn readyz(app: &App) -> Result<HttpResponse, ApiError> {
         return Err(ApiError::ShuttingDown);
     }
     match tokio::time::timeout(READINESS_TIMEOUT, app.store.ping()).await {
-        Ok(Ok(())) => Ok(json_response(
+        Ok(Ok(())) => Ok(response::json(
             StatusCode::OK,
             &json!({ "status": "ready", "store": app.store.kind() }),
         )),
@@ -45,12 +45,12 @@ pub(crate) async fn readyz(app: &App) -> Result<HttpResponse, ApiError> {
 
 /// `GET /openapi.json`.
 pub(crate) fn openapi() -> HttpResponse {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "public, max-age=3600")
-        .body(Full::new(Bytes::from_static(OPENAPI_JSON.as_bytes())))
-        .expect("valid response")
+    response::response(
+        StatusCode::OK,
+        Some("application/json"),
+        Caching::Public { max_age_secs: 3600 },
+        Bytes::from_static(OPENAPI_JSON.as_bytes()),
+    )
 }
 
 /// `GET /metrics` on the metrics listener.
@@ -63,12 +63,10 @@ pub(crate) async fn metrics(app: &App) -> HttpResponse {
             .webhook_queue_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )
-        .body(Full::new(Bytes::from(app.metrics.render())))
-        .expect("valid response")
+    response::response(
+        StatusCode::OK,
+        Some("text/plain; version=0.0.4; charset=utf-8"),
+        Caching::Unstated,
+        Bytes::from(app.metrics.render()),
+    )
 }

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{HeaderValue, StatusCode, header};
 
 use super::clients::short;
 use super::mailboxes::JOSE_MEDIA_TYPE;
-use super::{HttpResponse, authenticate, json_text_response};
+use super::{HttpResponse, authenticate};
 use crate::app::App;
 use crate::http::error::ApiError;
+use crate::http::response::{self, Caching};
 use crate::store::TakeOutcome;
 
 /// The answer to a poll that finds no envelope yet.
@@ -39,11 +39,9 @@ pub(crate) async fn status(
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, None).await?;
     match app.store.mailbox(mailbox_id).await? {
-        Some(mailbox) if mailbox.client_id == client.client_id => Ok(Response::builder()
-            .status(StatusCode::NO_CONTENT)
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Full::default())
-            .expect("valid response")),
+        Some(mailbox) if mailbox.client_id == client.client_id => {
+            Ok(response::empty(StatusCode::NO_CONTENT, Caching::NoStore))
+        }
         _ => Err(ApiError::NotFound),
     }
 }
@@ -126,22 +124,22 @@ impl LongPoll {
 fn delivered(app: &App, mailbox_id: &str, envelope: Bytes) -> HttpResponse {
     app.metrics.mailboxes_consumed.inc();
     tracing::debug!(mailbox = %short(mailbox_id), "envelope consumed");
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, JOSE_MEDIA_TYPE)
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Full::new(envelope))
-        .expect("valid response")
+    response::response(
+        StatusCode::OK,
+        Some(JOSE_MEDIA_TYPE),
+        Caching::NoStore,
+        envelope,
+    )
 }
 
 /// `202` with the OAuth device-flow code: nothing yet, ask again.
 fn pending(was_immediate: bool) -> HttpResponse {
-    let mut response = json_text_response(StatusCode::ACCEPTED, Bytes::from_static(PENDING));
+    let mut answer = response::json_text(StatusCode::ACCEPTED, Bytes::from_static(PENDING));
     let retry_after = if was_immediate { 1u64 } else { 0 };
-    response
+    answer
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
+    answer
 }
 
 /// The `wait` query parameter, seconds (0 when absent); other parameters are ignored.

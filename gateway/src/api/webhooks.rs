@@ -6,11 +6,12 @@ use http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{HttpResponse, authenticate, json_response, no_content};
+use super::{HttpResponse, authenticate};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::http::body::{parse_metadata_json, require_content_type};
 use crate::http::error::ApiError;
+use crate::http::response::{self, Caching};
 use crate::store::WebhookSettings;
 use crate::webhook::worker::Webhooks;
 
@@ -80,7 +81,7 @@ pub(crate) async fn set(
     if let Some(secret) = new_secret {
         answer["webhook_secret"] = json!(secret.as_str());
     }
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok(response::json(StatusCode::OK, &answer))
 }
 
 /// `DELETE /v1/clients/{id}/webhook`: stops deliveries; envelopes are polled again.
@@ -94,7 +95,7 @@ pub(crate) async fn remove(
         client.webhook.take().map(drop).ok_or(ApiError::NotFound)
     })
     .await?;
-    Ok(no_content())
+    Ok(response::empty(StatusCode::NO_CONTENT, Caching::Unstated))
 }
 
 /// `POST /v1/clients/{id}/webhook/secret`: a new signing secret, shown this once; the old one
@@ -115,7 +116,7 @@ pub(crate) async fn rotate_secret(
             .rotate(now, overlap))
     })
     .await?;
-    Ok(json_response(
+    Ok(response::json(
         StatusCode::OK,
         &json!({
             "webhook_secret": secret.as_str(),

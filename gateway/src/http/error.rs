@@ -3,9 +3,10 @@
 //! OAuth has one.
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
+
+use super::response::{Caching, HttpResponse, response};
 
 /// The prefix of every problem `type`: a tag URI (RFC 4151), stable and not dereferenced.
 pub(crate) const PROBLEM_TYPE_PREFIX: &str = "tag:sealgate,2026:problem:";
@@ -177,7 +178,7 @@ impl ApiError {
 
     /// The response: the only place an error's status and body are chosen. 5xx details are
     /// logged here and replaced by a generic text in the body.
-    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
+    pub(crate) fn into_response(self) -> HttpResponse {
         let (status, slug, title, oauth_error) = self.parts();
         let detail = match &self {
             ApiError::Internal(detail) => {
@@ -196,13 +197,10 @@ impl ApiError {
             body["error"] = json!(code);
             body["error_description"] = json!(detail);
         }
-        let mut response = Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "application/problem+json")
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Full::new(Bytes::from(body.to_string())))
-            .expect("valid response");
-        let headers = response.headers_mut();
+        let body = Bytes::from(body.to_string());
+        let media_type = Some("application/problem+json");
+        let mut answer = response(status, media_type, Caching::NoStore, body);
+        let headers = answer.headers_mut();
         match &self {
             ApiError::InvalidClient => {
                 headers.insert(
@@ -227,6 +225,6 @@ impl ApiError {
             }
             _ => {}
         }
-        response
+        answer
     }
 }

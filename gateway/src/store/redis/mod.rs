@@ -82,7 +82,12 @@ impl RedisStore {
         hub: WakeHub,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let target = Target::parse(store).context("not a Redis URL")??;
+        let target = Target::parse(store).with_context(|| {
+            let scheme = store.split_once("://").map_or(store, |(scheme, _)| scheme);
+            format!(
+                "unknown store `{scheme}`: use memory, redis://…, rediss://…, redis+cluster://… or rediss+cluster://…"
+            )
+        })??;
         let keys = Keys::new(prefix)?;
         let hosts = target.hosts();
         let (conn, breaker, wake) = match target {

@@ -243,6 +243,8 @@ if wants before-after; then
       if [ "$side" = before ]; then current_bin=$BEFORE; fi
       gateway_load "ab-$side-memory-c64-r$round" memory --scenario deposit-poll --connections 64 \
         "${run[@]}"
+      gateway_load "ab-$side-redis-c64-r$round" "$redis_url" --scenario deposit-poll \
+        --connections 64 "${run[@]}"
     done
   done
   for side in before after; do
@@ -355,10 +357,12 @@ for n in (1000, 10000, 50000):
             line += f'; Redis store: gateway RSS {r["gateway_rss_mib"].get("idle")} -> {r["gateway_rss_mib"].get("mailboxes_open")} MiB, Redis used_memory {red.get("idle")} -> {red.get("mailboxes_open")} MiB ({per:.3f} KiB each)'
         print(line)
 
-ab = [(get(f"ab-before-memory-c64-r{r}"), get(f"ab-after-memory-c64-r{r}")) for r in (1, 2, 3)]
-ab = [(b, a) for b, a in ab if b and a]
-if ab:
-    print("\nbefore -> after (memory store, deposit-poll, 64 connections; after / before per round)")
+for store in ("memory", "redis"):
+    ab = [(get(f"ab-before-{store}-c64-r{r}"), get(f"ab-after-{store}-c64-r{r}")) for r in (1, 2, 3)]
+    ab = [(b, a) for b, a in ab if b and a]
+    if not ab:
+        continue
+    print(f"\nbefore -> after ({store} store, deposit-poll, 64 connections; after / before per round)")
     for i, (b, a) in enumerate(ab, 1):
         print(f'  round {i}: {fps(b):,.0f} -> {fps(a):,.0f} flows/s ({ratio(fps(a), fps(b)):.3f}); '
               f'gateway CPU {cpu(b, "gateway_us_per_flow")} -> {cpu(a, "gateway_us_per_flow")} us/flow; '
@@ -366,6 +370,7 @@ if ab:
     fr = median([ratio(fps(a), fps(b)) for b, a in ab])
     cr = median([ratio(a["cpu"]["gateway_us_per_flow"], b["cpu"]["gateway_us_per_flow"]) for b, a in ab])
     print(f"  median: throughput x{fr:.3f}, gateway CPU per flow x{cr:.3f}")
+if get("ab-before-fanout-10k") or get("ab-after-fanout-10k"):
     for side in ("before", "after"):
         j = get(f"ab-{side}-fanout-10k")
         if j:

@@ -132,10 +132,24 @@ pub enum TakeOutcome {
 }
 
 /// A client's key set in the record: the JWKS JSON (`{"keys": [...]}`) it was registered
-/// with, checked again when read.
+/// with. Reading it back rebuilds each key from its `x` and `alg`, which recomputes its `kid`
+/// but not the low-order check `Jwks::from_value` makes with one X25519 operation per key: the
+/// set was checked when the client registered or rotated it, and that operation on every
+/// authenticated request halved the Redis store's throughput.
 mod jwks_json {
-    use sealgate_crypto::Jwks;
-    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+    use sealgate_crypto::{Algorithm, Jwks, PublicKey, base64url};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    #[derive(Deserialize)]
+    struct StoredJwks {
+        keys: Vec<StoredKey>,
+    }
+
+    #[derive(Deserialize)]
+    struct StoredKey {
+        x: String,
+        alg: String,
+    }
 
     pub(super) fn serialize<S: Serializer>(jwks: &Jwks, serializer: S) -> Result<S::Ok, S::Error> {
         serde::Serialize::serialize(&jwks.to_value(), serializer)
@@ -144,7 +158,47 @@ mod jwks_json {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Jwks, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Jwks::from_value(&value).map_err(D::Error::custom)
+        let stored = StoredJwks::deserialize(deserializer)?;
+        let keys = stored
+            .keys
+            .into_iter()
+            .map(|key| {
+                let bytes = base64url::decode_array(&key.x).map_err(D::Error::custom)?;
+                let alg = Algorithm::from_name(&key.alg)
+                    .ok_or_else(|| D::Error::custom(format!("unknown alg {}", key.alg)))?;
+                Ok(PublicKey::from_bytes(bytes, alg))
+            })
+            .collect::<Result<Vec<_>, D::Error>>()?;
+        Jwks::new(keys).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sealgate_crypto::{Algorithm, Jwks, PrivateKey};
+
+    use super::*;
+
+    #[test]
+    fn a_client_record_round_trips_through_its_stored_json() {
+        let keys = [Algorithm::Hpke4, Algorithm::Hpke3]
+            .map(|alg| PrivateKey::generate(alg).public_key().clone());
+        let record = ClientRecord {
+            client_id: "c".into(),
+            name: "n".into(),
+            secret_hash: "h".into(),
+            jwks: Jwks::new(keys.to_vec()).unwrap(),
+            created_at: 1,
+            revision: 2,
+            webhook: None,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        let read: ClientRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, record);
+        let damaged = json.replace(keys[0].thumbprint(), "not-the-thumbprint");
+        let reread: ClientRecord = serde_json::from_str(&damaged).unwrap();
+        assert_eq!(reread.jwks.keys()[0].thumbprint(), keys[0].thumbprint());
+        let empty = json.replace(r#""keys":["#, r#""keys":[],"was":["#);
+        assert!(serde_json::from_str::<ClientRecord>(&empty).is_err());
     }
 }

@@ -160,7 +160,7 @@ async fn wait_for_waiters(node: &Node, n: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_per_open_mailbox() {
     use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
-    use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
+    use sealgate_crypto::random_token;
 
     let redis = RedisServer::start();
     let clock = sealgate_testkit::TestClock::new();
@@ -173,18 +173,7 @@ async fn bytes_per_open_mailbox() {
             .expect("INFO memory")
     };
     let clients: Vec<ClientRecord> = (0..10)
-        .map(|i| ClientRecord {
-            client_id: random_token::<16>(),
-            name: format!("app {i}"),
-            secret_hash: random_token::<32>(),
-            jwks: Jwks::new(vec![
-                PrivateKey::generate(Algorithm::Hpke4).public_key().clone(),
-            ])
-            .unwrap(),
-            created_at: 0,
-            revision: 1,
-            webhook: None,
-        })
+        .map(|i| sealgate_testkit::client_record(&format!("app {i}")))
         .collect();
     for client in &clients {
         store.insert_client(client).await.unwrap();

@@ -6,9 +6,8 @@ mod support_redis;
 
 use std::time::Duration;
 
-use sealgate::clock::Clock as _;
 use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
-use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
+use sealgate_testkit::{client_record, mailbox_record};
 
 use sealgate_testkit::{SHARED_REDIS, SharedPrefix, TestClock, query};
 use support_redis::contract::{Backend, contract_tests};
@@ -46,23 +45,8 @@ async fn redis_store(prefix: &SharedPrefix) -> RedisStore {
 }
 
 fn records() -> (ClientRecord, MailboxRecord) {
-    let client = ClientRecord {
-        client_id: random_token::<16>(),
-        name: "layout".into(),
-        secret_hash: random_token::<32>(),
-        jwks: Jwks::new(vec![
-            PrivateKey::generate(Algorithm::Hpke4).public_key().clone(),
-        ])
-        .unwrap(),
-        created_at: 0,
-        revision: 1,
-        webhook: None,
-    };
-    let mailbox = MailboxRecord {
-        mailbox_id: random_token::<16>(),
-        client_id: client.client_id.clone(),
-        expires_at_ms: TestClock::new().now_ms() + 60_000,
-    };
+    let client = client_record("layout");
+    let mailbox = mailbox_record(&client, TestClock::new().as_ref(), Duration::from_secs(60));
     (client, mailbox)
 }
 

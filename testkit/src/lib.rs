@@ -10,6 +10,7 @@
 //! - [`problem`]: the RFC 9457 problem+json assertions;
 //! - [`redis`] and [`redis_server`]: key prefixes on the machine's shared Redis, deleted at the
 //!   end, and private `redis-server` processes and clusters on free loopback ports;
+//! - [`records`]: client and mailbox records for tests that drive a store directly;
 //! - [`clock`]: a clock a test can move forward.
 //!
 //! Every helper panics with a message that names what failed: a test that cannot run fails, it
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod gateway;
 pub mod http;
 pub mod problem;
+pub mod records;
 pub mod redis;
 pub mod redis_server;
 pub mod wait;
@@ -29,6 +31,7 @@ pub use clock::TestClock;
 pub use gateway::{TestGateway, metric_value, test_config};
 pub use http::{HttpClient, Reply, basic, http_client, raw_exchange, send_with};
 pub use problem::{PROBLEM_PREFIX, assert_problem};
+pub use records::{client_record, mailbox_record};
 pub use redis::{
     SHARED_REDIS, SharedPrefix, delete_prefix, free_port, info_field, query, require_redis_tools,
     require_shared_redis, test_redis_url, unique_prefix,

@@ -14,7 +14,8 @@ use sealgate::store::{
     ClientRecord, DepositOutcome, MailboxRecord, MemoryStore, OpenOutcome, SharedStore,
     TakeOutcome, UpdateOutcome, WakeHub,
 };
-use sealgate_crypto::{Algorithm, Jwks, PrivateKey, random_token};
+use sealgate_crypto::random_token;
+use sealgate_testkit::{client_record, mailbox_record};
 
 use sealgate_testkit::TestClock;
 
@@ -111,29 +112,6 @@ pub async fn run_all(backend: &Backend) {
     large_binary_envelope(backend).await;
     cross_instance_wake(backend).await;
     cross_instance_consume_once(backend).await;
-}
-
-fn client_record(name: &str) -> ClientRecord {
-    ClientRecord {
-        client_id: random_token::<16>(),
-        name: name.to_owned(),
-        secret_hash: random_token::<32>(),
-        jwks: Jwks::new(vec![
-            PrivateKey::generate(Algorithm::Hpke4).public_key().clone(),
-        ])
-        .unwrap(),
-        created_at: 1_700_000_000,
-        revision: 1,
-        webhook: None,
-    }
-}
-
-fn mailbox_record(client: &ClientRecord, clock: &dyn Clock, ttl: Duration) -> MailboxRecord {
-    MailboxRecord {
-        mailbox_id: random_token::<16>(),
-        client_id: client.client_id.clone(),
-        expires_at_ms: clock.now_ms() + ttl.as_millis() as u64,
-    }
 }
 
 fn envelope() -> Bytes {

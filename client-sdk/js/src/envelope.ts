@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Aes128Gcm, CipherSuite } from "@hpke/core";
+import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256 as NativeX25519, HkdfSha256 as NativeHkdf } from "@hpke/core";
 import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
 import { DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/dhkem-x25519";
 
@@ -23,10 +23,28 @@ export const MAX_ENVELOPE_LEN = 16 * 1024;
 /** Length of an AEAD tag for both supported AEADs. */
 const TAG_LEN = 16;
 
-const suites: Record<Algorithm, CipherSuite> = {
-  "HPKE-3": new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes128Gcm() }),
-  "HPKE-4": new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Chacha20Poly1305() }),
-};
+/** Whether this runtime's WebCrypto does X25519 (Node 20, current browsers); not React Native. */
+async function hasNativeX25519(): Promise<boolean> {
+  try {
+    await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The two HPKE suites: X25519 and HKDF from WebCrypto where it has X25519, else the pure
+ * JavaScript ones of `@hpke/dhkem-x25519`; ChaCha20Poly1305 in JavaScript, AES-GCM in WebCrypto.
+ */
+const suites: Promise<Record<Algorithm, CipherSuite>> = hasNativeX25519().then((native) => {
+  const kem = () => (native ? new NativeX25519() : new DhkemX25519HkdfSha256());
+  const kdf = () => (native ? new NativeHkdf() : new HkdfSha256());
+  return {
+    "HPKE-3": new CipherSuite({ kem: kem(), kdf: kdf(), aead: new Aes128Gcm() }),
+    "HPKE-4": new CipherSuite({ kem: kem(), kdf: kdf(), aead: new Chacha20Poly1305() }),
+  };
+});
 
 /** What an envelope is bound to and how it is sealed. */
 export interface SealOptions {
@@ -109,7 +127,7 @@ export async function seal(recipient: Recipient, plaintext: Uint8Array | string,
   if (isLowOrder(key.bytes)) throw new SealError("InvalidRecipientKey");
   const header: Header = { alg: key.alg, kid: key.kid, cty, aud: options.aud, mbx: options.mbx, exp: options.exp };
   const encodedHeader = base64url.encodeText(headerToJson(header));
-  const suite = suites[key.alg];
+  const suite = (await suites)[key.alg];
   let sealed: { enc: ArrayBuffer; ct: ArrayBuffer };
   try {
     const recipientPublicKey = await suite.kem.deserializePublicKey(key.bytes);
@@ -148,7 +166,7 @@ export async function openParsed(key: PrivateKey, envelope: ParsedEnvelope): Pro
   if (header.kid !== key.publicKey.kid) throw new EnvelopeError("KidMismatch");
   if (header.alg !== key.publicKey.alg) throw new EnvelopeError("AlgorithmMismatch");
   if (envelope.ciphertext.length < TAG_LEN) throw new EnvelopeError("Decryption");
-  const suite = suites[header.alg];
+  const suite = (await suites)[header.alg];
   try {
     const recipientKey = await suite.kem.deserializePrivateKey(key.secret);
     const params = { recipientKey, enc: envelope.encapsulatedKey };

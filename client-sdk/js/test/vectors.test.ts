@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Aes128Gcm, CipherSuite } from "@hpke/core";
+import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256 as NativeX25519, HkdfSha256 as NativeHkdf } from "@hpke/core";
 import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
 import { DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/dhkem-x25519";
 
@@ -26,16 +26,18 @@ interface Rfc9180 {
   exports: { exporter_context: string; L: number; exported_value: string }[];
 }
 
-function suite(aeadId: number): CipherSuite {
+/** The suite of `aeadId`, with WebCrypto's X25519 and HKDF (`native`) or the pure JavaScript ones: the package uses either. */
+function suite(aeadId: number, native = false): CipherSuite {
   const aead = aeadId === 1 ? new Aes128Gcm() : new Chacha20Poly1305();
+  if (native) return new CipherSuite({ kem: new NativeX25519(), kdf: new NativeHkdf(), aead });
   return new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead });
 }
 
-test("RFC 9180 vectors: DeriveKeyPair, every encryption and export, both AEADs, base and psk", async () => {
+test("RFC 9180 vectors: DeriveKeyPair, every encryption and export, both AEADs, base and psk, both X25519s", async () => {
   const vectors = readVectors<Rfc9180[]>("rfc9180-x25519.json");
   assert.equal(vectors.length, 4);
-  for (const v of vectors) {
-    const s = suite(v.aead_id);
+  for (const [v, native] of vectors.flatMap((v) => [[v, false], [v, true]] as const)) {
+    const s = suite(v.aead_id, native);
     const recipient = await s.kem.deriveKeyPair(hex(v.ikmR));
     assert.equal(toHex(await s.kem.serializePrivateKey(recipient.privateKey)), v.skRm);
     assert.equal(toHex(await s.kem.serializePublicKey(recipient.publicKey)), v.pkRm);

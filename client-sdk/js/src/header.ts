@@ -7,7 +7,7 @@
 
 import { EnvelopeError } from "./errors.js";
 import { type Algorithm, isAlgorithm } from "./jwk.js";
-import { scanMembers } from "./json.js";
+import { hasLoneSurrogate, scanMembers, serdeReadable } from "./json.js";
 
 /** The longest binding value (`aud`, `mbx`) accepted, in characters. */
 export const MAX_BINDING_LEN = 128;
@@ -47,7 +47,7 @@ function stringMember(raw: Record<string, unknown>, name: string): string | unde
 
 /** An `exp`: a non-negative JSON integer (no fraction, no exponent) of at most 2^53 - 1. */
 function parseExp(rawText: string): number {
-  if (!/^(-?0|[1-9][0-9]*)$/.test(rawText) || BigInt(rawText) > BigInt(MAX_NUMERIC_DATE)) {
+  if (!/^(0|[1-9][0-9]*)$/.test(rawText) || BigInt(rawText) > BigInt(MAX_NUMERIC_DATE)) {
     throw new EnvelopeError("InvalidHeader", "exp");
   }
   return Number(rawText);
@@ -64,14 +64,17 @@ export function parseHeader(bytes: Uint8Array): Header {
     throw new EnvelopeError("HeaderNotJson");
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new EnvelopeError("HeaderNotJson");
-  const { members, tooDeep } = scanMembers(text);
+  // serde reads the known members into values (refusing a repeat, a lone surrogate, deep
+  // nesting) and every member name as a string; it skips the other members' values unread.
+  const { members } = scanMembers(text);
+  const object = raw as Record<string, unknown>;
   const seen = new Set<string>();
   for (const [name] of members) {
-    if (KNOWN.has(name) && seen.has(name)) throw new EnvelopeError("HeaderNotJson");
+    if (hasLoneSurrogate(name)) throw new EnvelopeError("HeaderNotJson");
+    if (!KNOWN.has(name)) continue;
+    if (seen.has(name) || !serdeReadable(object[name], 2)) throw new EnvelopeError("HeaderNotJson");
     seen.add(name);
   }
-  if (tooDeep) throw new EnvelopeError("HeaderNotJson");
-  const object = raw as Record<string, unknown>;
   if ("enc" in object) throw new EnvelopeError("EncPresent");
   if ("ek" in object) throw new EnvelopeError("EkPresent");
   if (!("alg" in object)) throw new EnvelopeError("MissingHeader", "alg");

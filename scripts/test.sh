@@ -67,3 +67,24 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r interop/requirements.txt
 SEALGATE_BIN="$sealgate" "$venv/bin/python" -m pytest -q interop
+
+step "JavaScript package @sealgate/client (client-sdk/js): vectors, shared rejections, interop with the CLI and pyhpke, a real gateway, headless Chromium"
+# Never skips: node and npm must be there, and Debian's chromium is installed when missing.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "node and npm are missing: install Node.js 20 or later" >&2
+  exit 1
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo -n); fi
+  if command -v apt-get >/dev/null 2>&1 \
+    && "${as_root[@]}" apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null; then
+    echo "installed $(/usr/bin/chromium --version)"
+  else
+    echo "/usr/bin/chromium is missing and could not be installed: apt-get install -y chromium" >&2
+    exit 1
+  fi
+fi
+(cd client-sdk/js && npm ci --no-audit --no-fund --silent \
+  && SEALGATE_BIN="$sealgate" SEALGATE_PYTHON="$venv/bin/python" npm test)

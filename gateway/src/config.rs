@@ -284,3 +284,70 @@ impl Drop for Secret {
         zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listening_on(address: &str) -> Config {
+        Config {
+            listen: address.parse().unwrap(),
+            ..Config::default()
+        }
+    }
+
+    /// Loopback listeners may go without a token; any other needs one or open registration.
+    #[test]
+    fn registration_needs_a_token_off_loopback() {
+        for address in ["127.0.0.1:8080", "127.9.9.9:0", "[::1]:8080"] {
+            assert!(listening_on(address).validate().is_ok(), "{address}");
+        }
+        for address in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.0.0.5:8080",
+            "192.0.2.1:443",
+        ] {
+            let error = listening_on(address).validate().unwrap_err().to_string();
+            assert!(error.contains("--open-registration"), "{address}: {error}");
+            let open = Config {
+                open_registration: true,
+                ..listening_on(address)
+            };
+            assert!(open.validate().is_ok(), "{address}");
+            let closed = Config {
+                registration_token: Some(Secret::new("x".repeat(MIN_REGISTRATION_TOKEN_LEN))),
+                ..listening_on(address)
+            };
+            assert!(closed.validate().is_ok(), "{address}");
+        }
+    }
+
+    /// A token under 32 characters (spaces around it not counted) is refused, wherever the
+    /// gateway listens.
+    #[test]
+    fn short_tokens_are_refused() {
+        for token in ["", " ", "let-me-in", &format!(" {} ", "x".repeat(31))] {
+            let config = Config {
+                registration_token: Some(Secret::new(token.to_owned())),
+                ..Config::default()
+            };
+            let error = config.validate().unwrap_err().to_string();
+            assert!(
+                error.contains("at least 32 characters"),
+                "{token:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn webhook_ports_must_be_named() {
+        let mut config = Config::default();
+        config.webhooks.allowed_ports.clear();
+        assert!(config.validate().is_err());
+        config.webhooks.allowed_ports = vec![0];
+        assert!(config.validate().is_err());
+        config.webhooks.allowed_ports = vec![443];
+        assert!(config.validate().is_ok());
+    }
+}

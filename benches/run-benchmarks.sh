@@ -87,7 +87,10 @@ start_gateway() {
   # The private Redis starts each measurement empty: no keys of earlier runs expiring meanwhile.
   redis-cli -p "$redis_port" flushall >/dev/null
   local log="$OUT/gateway-$gateways.log"
-  "$current_bin" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --store "$1" \
+  # Registration rate and the global waiter cap off, as variables: a "before" binary older
+  # than these limits ignores them.
+  SEALGATE_REGISTRATIONS_PER_IP=0 SEALGATE_MAX_WAITERS=0 \
+    "$current_bin" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --store "$1" \
     --redis-prefix "bench$gateways:" --deposits-per-ip 0 --mailboxes-per-client 0 \
     >"$log" 2>&1 &
   gateway_pid=$!

@@ -52,6 +52,20 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub registration_token: Option<String>,
+    /// Let anyone register clients on a non-loopback address without a registration token
+    /// (logged as a warning at start).
+    #[arg(long, env = "SEALGATE_OPEN_REGISTRATION")]
+    pub open_registration: bool,
+    /// Registered clients kept at most, 0 for no cap [default: 10000].
+    #[arg(long, env = "SEALGATE_MAX_CLIENTS", value_name = "N")]
+    pub max_clients: Option<u64>,
+    /// Client registrations per minute per IP address, 0 for no limit [default: 10].
+    #[arg(long, env = "SEALGATE_REGISTRATIONS_PER_IP", value_name = "N")]
+    pub registrations_per_ip: Option<u32>,
+    /// Long-polls waiting at once on this instance, all clients together, 0 for no cap
+    /// [default: 10000].
+    #[arg(long, env = "SEALGATE_MAX_WAITERS", value_name = "N")]
+    pub max_waiters: Option<usize>,
     /// Largest mailbox TTL, seconds [default: 600].
     #[arg(long, env = "SEALGATE_MAX_TTL", value_name = "SECS")]
     pub max_ttl: Option<u64>,
@@ -73,6 +87,15 @@ pub struct ServeArgs {
     /// Allow webhook hosts that resolve to loopback, private or link-local addresses.
     #[arg(long, env = "SEALGATE_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Ports webhook URLs may name, comma-separated (not checked with
+    /// --allow-private-webhooks) [default: 443,8443].
+    #[arg(
+        long,
+        env = "SEALGATE_WEBHOOK_PORTS",
+        value_name = "PORTS",
+        value_delimiter = ','
+    )]
+    pub webhook_ports: Option<Vec<u16>>,
     /// Log filter, e.g. `info` or `sealgate=debug`.
     #[arg(
         long,
@@ -99,6 +122,12 @@ impl ServeArgs {
             &mut limits.mailboxes_per_client_per_sec,
             self.mailboxes_per_client,
         );
+        overlay(&mut limits.max_clients, self.max_clients);
+        overlay(
+            &mut limits.registrations_per_ip_per_min,
+            self.registrations_per_ip,
+        );
+        overlay(&mut limits.max_waiters, self.max_waiters);
         overlay(&mut config.listen, self.listen);
         overlay(&mut config.metrics_listen, self.metrics_listen);
         overlay(&mut config.store, self.store);
@@ -114,6 +143,8 @@ impl ServeArgs {
         }
         config.webhooks.allow_insecure |= self.allow_insecure_webhooks;
         config.webhooks.allow_private |= self.allow_private_webhooks;
+        overlay(&mut config.webhooks.allowed_ports, self.webhook_ports);
+        config.open_registration |= self.open_registration;
         if let Some(token) = self.registration_token {
             config.registration_token = Some(Secret::new(token));
         }

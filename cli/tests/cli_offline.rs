@@ -413,6 +413,26 @@ fn each_failure_is_one_line_on_stderr() {
     );
 }
 
+/// `sealgate serve` refuses, before it listens, a non-loopback address without a registration
+/// token (naming `--open-registration`), and a registration token under 32 characters, the
+/// empty one included.
+#[test]
+fn serve_refuses_unsafe_registration_settings() {
+    let dir = tempdir();
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--metrics-listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args, b"")
+    };
+    fails(&serve(&["--listen", "0.0.0.0:0"]), "--open-registration");
+    for token in ["", "short", "0123456789abcdef0123456789abcde"] {
+        fails(
+            &serve(&["--listen", "127.0.0.1:0", "--registration-token", token]),
+            "at least 32 characters",
+        );
+    }
+}
+
 #[test]
 fn usage_errors_exit_2_and_point_to_help() {
     let dir = tempdir();

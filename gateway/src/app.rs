@@ -28,6 +28,10 @@ pub(crate) struct App {
     pub mailbox_limiter: RateLimiter<String>,
     /// Waiting long-polls per client.
     pub waiter_cap: ConcurrencyCap<String>,
+    /// Waiting long-polls of all clients together.
+    pub global_waiter_cap: ConcurrencyCap<()>,
+    /// Client registrations per IP address.
+    pub registration_limiter: RateLimiter<IpAddr>,
     /// The sign-in request base URL.
     pub public_url: String,
     /// Webhook delivery, unless turned off.
@@ -64,6 +68,14 @@ impl App {
                 limits.mailbox_burst_per_client,
             ),
             waiter_cap: ConcurrencyCap::new(limits.max_waiters_per_client),
+            global_waiter_cap: ConcurrencyCap::new(match limits.max_waiters {
+                0 => usize::MAX,
+                max => max,
+            }),
+            registration_limiter: RateLimiter::per_minute(
+                limits.registrations_per_ip_per_min,
+                limits.registration_burst_per_ip,
+            ),
             public_url: config.public_base_url(),
             config,
             store,

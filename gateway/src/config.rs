@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The shortest registration token accepted: 32 characters (`openssl rand -hex 32` gives 64).
+pub const MIN_REGISTRATION_TOKEN_LEN: usize = 32;
+
 /// Everything `sealgate serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,8 +30,12 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
-    /// When set, `POST /v1/clients` requires `Authorization: Bearer <token>`.
+    /// When set, `POST /v1/clients` requires `Authorization: Bearer <token>`; at least
+    /// [`MIN_REGISTRATION_TOKEN_LEN`] characters.
     pub registration_token: Option<Secret>,
+    /// Let anyone register clients on a non-loopback listener without a registration token
+    /// (logged as a warning at start). Without it, such a gateway refuses to start.
+    pub open_registration: bool,
     /// Limits and timeouts.
     pub limits: Limits,
     /// Webhook delivery.
@@ -43,8 +50,11 @@ pub struct WebhookConfig {
     pub enabled: bool,
     /// Allow `http://` webhook URLs.
     pub allow_insecure: bool,
-    /// Allow webhook hosts that resolve to loopback, private or link-local addresses.
+    /// Allow webhook hosts that resolve to loopback, private or link-local addresses, on any
+    /// port.
     pub allow_private: bool,
+    /// The ports webhook URLs may name while private targets are not allowed.
+    pub allowed_ports: Vec<u16>,
     /// Attempts in flight on this instance.
     pub concurrency: usize,
     /// Attempts in flight per endpoint host on this instance.
@@ -59,6 +69,7 @@ impl Default for WebhookConfig {
             enabled: true,
             allow_insecure: false,
             allow_private: false,
+            allowed_ports: crate::webhook::ssrf::DEFAULT_ALLOWED_PORTS.to_vec(),
             concurrency: 64,
             per_endpoint: 4,
             secret_overlap_secs: 24 * 60 * 60,
@@ -77,6 +88,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             registration_token: None,
+            open_registration: false,
             limits: Limits::default(),
             webhooks: WebhookConfig::default(),
         }
@@ -99,6 +111,15 @@ pub struct Limits {
     pub max_wait_secs: u64,
     /// Long-polls one client may have waiting at once on this instance.
     pub max_waiters_per_client: usize,
+    /// Long-polls all clients together may have waiting at once on this instance (0 turns
+    /// the cap off).
+    pub max_waiters: usize,
+    /// Registered clients the gateway keeps at most (0 turns the cap off).
+    pub max_clients: u64,
+    /// Client registrations per minute from one IP address (0 turns the limit off).
+    pub registrations_per_ip_per_min: u32,
+    /// Registration burst from one IP address.
+    pub registration_burst_per_ip: u32,
     /// Deposits per second from one IP address (0 turns the limit off).
     pub deposits_per_ip_per_sec: u32,
     /// Deposit burst from one IP address.
@@ -124,6 +145,10 @@ impl Default for Limits {
             max_open_mailboxes_per_client: 1_000,
             max_wait_secs: 60,
             max_waiters_per_client: 1_000,
+            max_waiters: 10_000,
+            max_clients: 10_000,
+            registrations_per_ip_per_min: 10,
+            registration_burst_per_ip: 10,
             deposits_per_ip_per_sec: 20,
             deposit_burst_per_ip: 40,
             mailboxes_per_client_per_sec: 50,
@@ -175,6 +200,11 @@ impl Config {
             self.tls_cert.is_some() == self.tls_key.is_some(),
             "tls_cert and tls_key go together"
         );
+        self.validate_registration()?;
+        anyhow::ensure!(
+            !self.webhooks.allowed_ports.is_empty() && !self.webhooks.allowed_ports.contains(&0),
+            "webhooks.allowed_ports must name at least one port, and not 0"
+        );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("https://") || url.starts_with("http://"),
@@ -182,6 +212,33 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// Registration is safe by default: a token, when set, is long enough, and a listener
+    /// others can reach needs a token unless open registration is asked for.
+    fn validate_registration(&self) -> anyhow::Result<()> {
+        if let Some(token) = &self.registration_token {
+            anyhow::ensure!(
+                token.expose().trim().chars().count() >= MIN_REGISTRATION_TOKEN_LEN,
+                "registration_token must be at least {MIN_REGISTRATION_TOKEN_LEN} characters \
+                 (make one with `openssl rand -hex 32`)"
+            );
+        } else {
+            anyhow::ensure!(
+                self.listen.ip().is_loopback() || self.open_registration,
+                "listening on {} without a registration token would let anyone register \
+                 clients: set registration_token (--registration-token, \
+                 SEALGATE_REGISTRATION_TOKEN), or allow it explicitly with open_registration \
+                 (--open-registration, SEALGATE_OPEN_REGISTRATION)",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether anyone may register clients (no registration token is set).
+    pub fn registration_is_open(&self) -> bool {
+        self.registration_token.is_none()
     }
 
     /// The base URL written into sign-in requests.
@@ -225,5 +282,72 @@ impl fmt::Debug for Secret {
 impl Drop for Secret {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listening_on(address: &str) -> Config {
+        Config {
+            listen: address.parse().unwrap(),
+            ..Config::default()
+        }
+    }
+
+    /// Loopback listeners may go without a token; any other needs one or open registration.
+    #[test]
+    fn registration_needs_a_token_off_loopback() {
+        for address in ["127.0.0.1:8080", "127.9.9.9:0", "[::1]:8080"] {
+            assert!(listening_on(address).validate().is_ok(), "{address}");
+        }
+        for address in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.0.0.5:8080",
+            "192.0.2.1:443",
+        ] {
+            let error = listening_on(address).validate().unwrap_err().to_string();
+            assert!(error.contains("--open-registration"), "{address}: {error}");
+            let open = Config {
+                open_registration: true,
+                ..listening_on(address)
+            };
+            assert!(open.validate().is_ok(), "{address}");
+            let closed = Config {
+                registration_token: Some(Secret::new("x".repeat(MIN_REGISTRATION_TOKEN_LEN))),
+                ..listening_on(address)
+            };
+            assert!(closed.validate().is_ok(), "{address}");
+        }
+    }
+
+    /// A token under 32 characters (spaces around it not counted) is refused, wherever the
+    /// gateway listens.
+    #[test]
+    fn short_tokens_are_refused() {
+        for token in ["", " ", "let-me-in", &format!(" {} ", "x".repeat(31))] {
+            let config = Config {
+                registration_token: Some(Secret::new(token.to_owned())),
+                ..Config::default()
+            };
+            let error = config.validate().unwrap_err().to_string();
+            assert!(
+                error.contains("at least 32 characters"),
+                "{token:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn webhook_ports_must_be_named() {
+        let mut config = Config::default();
+        config.webhooks.allowed_ports.clear();
+        assert!(config.validate().is_err());
+        config.webhooks.allowed_ports = vec![0];
+        assert!(config.validate().is_err());
+        config.webhooks.allowed_ports = vec![443];
+        assert!(config.validate().is_ok());
     }
 }

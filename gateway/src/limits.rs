@@ -33,6 +33,14 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
         }
     }
 
+    /// A limiter of `rate` tokens a minute; a `rate` of 0 lets everything through.
+    pub(crate) fn per_minute(rate: u32, burst: u32) -> Self {
+        Self {
+            rate: f64::from(rate) / 60.0,
+            ..Self::new(rate, burst)
+        }
+    }
+
     /// Takes one token for `key`; when none is left, how long until one is.
     pub(crate) fn check(&self, key: &K) -> Result<(), Duration> {
         self.check_at(key, Instant::now())
@@ -129,6 +137,21 @@ mod tests {
                 .check_at(&"ip", start + Duration::from_millis(500))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn per_minute_refills_slowly() {
+        let limiter = RateLimiter::per_minute(6, 1);
+        let start = Instant::now();
+        assert!(limiter.check_at(&"ip", start).is_ok());
+        let wait = limiter.check_at(&"ip", start).unwrap_err();
+        assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10));
+        assert!(
+            limiter
+                .check_at(&"ip", start + Duration::from_secs(10))
+                .is_ok()
+        );
+        assert!(RateLimiter::per_minute(0, 1).check_at(&"ip", start).is_ok());
     }
 
     #[test]

@@ -69,6 +69,15 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {} for metrics", config.metrics_listen))?;
         let (api_addr, metrics_addr) = (api.local_addr()?, metrics.local_addr()?);
+        if config.registration_is_open() && config.open_registration {
+            tracing::warn!(
+                listen = %api_addr,
+                "open registration: anyone who reaches this gateway can register clients \
+                 (set a registration token to close it)"
+            );
+        } else if config.registration_is_open() {
+            tracing::info!(listen = %api_addr, "registration is open on this loopback listener");
+        }
         let mut config = config;
         if config.public_url.is_none() {
             // Name the port actually bound (it differs from the configured one for port 0).

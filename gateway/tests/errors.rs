@@ -75,16 +75,27 @@ async fn registration_without_jwks_is_invalid_client_metadata() {
 #[tokio::test]
 async fn registration_token_when_configured() {
     let mut config = test_config();
-    config.registration_token = Some(Secret::new("let-me-in".into()));
+    config.registration_token = Some(Secret::new(
+        "let-me-in-let-me-in-let-me-in-let-me-in".into(),
+    ));
     let gw = TestGateway::start_with(config).await;
     let body = registration(jwks_of(&PrivateKey::generate(Algorithm::Hpke4)));
-    for auth in [None, Some("Bearer wrong"), Some("Basic bGV0LW1lLWlu")] {
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic bGV0LW1lLWluLWxldC1tZS1pbi1sZXQtbWUtaW4tbGV0LW1lLWlu"),
+    ] {
         let reply = gw.register_raw(&body, auth).await;
         assert_problem(&reply, 401, "invalid-registration-token");
         let challenge = reply.header(header::WWW_AUTHENTICATE).unwrap_or_default();
         assert!(challenge.starts_with("Bearer"), "{challenge}");
     }
-    let reply = gw.register_raw(&body, Some("Bearer let-me-in")).await;
+    let reply = gw
+        .register_raw(
+            &body,
+            Some("Bearer let-me-in-let-me-in-let-me-in-let-me-in"),
+        )
+        .await;
     reply.assert_status(201);
     assert!(reply.json()["client_secret"].as_str().unwrap().len() >= 43);
 }

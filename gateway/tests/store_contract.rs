@@ -82,7 +82,7 @@ async fn ttl_is_set_once_and_never_extended() {
 }
 
 /// Keys carry the hash tag of their mailbox, and no mailbox id; the envelope is deleted on
-/// consumption and only the 32-byte digest stays.
+/// consumption and only the 32-byte digest stays. Beside them, one counter of clients.
 #[tokio::test]
 async fn key_layout_hides_mailbox_ids() {
     let prefix = SharedPrefix::new();
@@ -95,7 +95,12 @@ async fn key_layout_hides_mailbox_ids() {
         .await
         .unwrap();
     let keys: Vec<String> = query(6379, &["KEYS", &format!("{}*", prefix.prefix)]).unwrap();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    // The client, its open set, the mailbox, and the count of clients (the registration cap).
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert!(
+        keys.contains(&format!("{}clients:count", prefix.prefix)),
+        "{keys:?}"
+    );
     assert!(keys.iter().all(|key| !key.contains(&mailbox.mailbox_id)));
     let key = store.mailbox_key(&mailbox.mailbox_id);
     assert!(key.starts_with(&format!("{}mbx:{{", prefix.prefix)) && key.ends_with('}'));

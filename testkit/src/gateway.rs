@@ -15,13 +15,17 @@ use sealgate::{Config, Gateway};
 use crate::http::{HttpClient, Reply, http_client, send_with};
 use crate::wait::{EVENTUALLY, eventually};
 
-/// A configuration that binds both listeners to an ephemeral loopback port.
+/// A configuration that binds both listeners to an ephemeral loopback port. Every test
+/// registers from 127.0.0.1, so the per-IP registration rate is off; a test of that limit
+/// sets it.
 pub fn test_config() -> Config {
-    Config {
+    let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         ..Config::default()
-    }
+    };
+    config.limits.registrations_per_ip_per_min = 0;
+    config
 }
 
 /// A gateway serving on port 0, with a plain HTTP/1.1 client for it.

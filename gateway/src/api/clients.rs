@@ -1,6 +1,8 @@
 //! `/v1/clients` and `/v1/clients/{id}`: registration, the client's record, the public key
 //! set, key rotation, removal.
 
+use std::net::IpAddr;
+
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
@@ -39,6 +41,31 @@ struct Rotation {
     keys: Value,
 }
 
+/// The per-IP registration rate, checked before the body is read.
+pub(crate) fn check_registration_rate(app: &App, peer: IpAddr) -> Result<(), ApiError> {
+    app.registration_limiter.check(&peer).map_err(|wait| {
+        app.metrics
+            .limited
+            .with_label_values(&["registration_rate"])
+            .inc();
+        ApiError::TooManyRequests {
+            limit: "rate-limited",
+            detail: "too many registrations from this address; slow down".into(),
+            retry_after: wait.as_secs().max(1),
+        }
+    })
+}
+
+/// Refuses a registration when the gateway keeps as many clients as it may.
+async fn check_client_cap(app: &App) -> Result<(), ApiError> {
+    let max = app.config.limits.max_clients;
+    if max > 0 && app.store.client_count().await? >= max {
+        app.metrics.limited.with_label_values(&["clients"]).inc();
+        return Err(ApiError::TooManyClients);
+    }
+    Ok(())
+}
+
 /// `POST /v1/clients`: registers a client; the secret is shown this once.
 pub(crate) async fn register(
     app: &App,
@@ -58,6 +85,7 @@ pub(crate) async fn register(
         )));
     }
     let jwks = parse_jwks(&registration.jwks)?;
+    check_client_cap(app).await?;
     let webhook = match registration.webhook_url {
         Some(url) => {
             super::webhooks::check_url(app, &url).await?;

@@ -82,6 +82,13 @@ impl LongPoll {
         let _permit = if wait.is_zero() {
             None
         } else {
+            let overall = app.global_waiter_cap.acquire(&()).ok_or_else(|| {
+                app.metrics
+                    .limited
+                    .with_label_values(&["waiters_global"])
+                    .inc();
+                ApiError::Busy { retry_after: 1 }
+            })?;
             let permit = app.waiter_cap.acquire(&client_id).ok_or_else(|| {
                 app.metrics.limited.with_label_values(&["waiters"]).inc();
                 ApiError::TooManyRequests {
@@ -90,7 +97,7 @@ impl LongPoll {
                     retry_after: 1,
                 }
             })?;
-            Some(permit)
+            Some((overall, permit))
         };
         let deadline = tokio::time::Instant::now() + wait;
         loop {

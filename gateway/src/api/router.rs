@@ -255,7 +255,10 @@ async fn dispatch(
         )
     };
     match handler {
-        Handler::RegisterClient => api::clients::register(app, parts, read(body).await?).await,
+        Handler::RegisterClient => {
+            api::clients::check_registration_rate(app, peer.ip())?;
+            api::clients::register(app, parts, read(body).await?).await
+        }
         Handler::GetClient => api::clients::get_client(app, parts, id).await,
         Handler::DeleteClient => api::clients::delete(app, parts, id).await,
         Handler::GetJwks => api::clients::jwks(app, parts, id).await,

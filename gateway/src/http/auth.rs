@@ -61,7 +61,8 @@ pub(crate) fn hash_secret(secret: &str) -> String {
     sealgate_crypto::base64url::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Checks `Authorization: Bearer <token>` against the configured registration token.
+/// Checks `Authorization: Bearer <token>` against the configured registration token. An empty
+/// token (`Bearer ` with nothing, or only spaces, after it) is refused whatever is configured.
 pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -69,6 +70,7 @@ pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), Ap
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty() && !expected.is_empty())
         .ok_or(ApiError::InvalidRegistrationToken)?;
     let presented = Sha256::digest(presented.as_bytes());
     let expected = Sha256::digest(expected.as_bytes());
@@ -117,5 +119,15 @@ mod tests {
         headers.insert(header::AUTHORIZATION, "Bearer t0ken".parse().unwrap());
         assert!(check_bearer(&headers, "t0ken").is_ok());
         assert!(check_bearer(&headers, "other").is_err());
+    }
+
+    #[test]
+    fn an_empty_bearer_token_never_matches() {
+        for presented in ["Bearer ", "Bearer  ", "Bearer \t", "bearer"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, presented.parse().unwrap());
+            assert!(check_bearer(&headers, "").is_err(), "{presented:?}");
+            assert!(check_bearer(&headers, "t0ken").is_err(), "{presented:?}");
+        }
     }
 }

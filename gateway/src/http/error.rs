@@ -63,6 +63,15 @@ pub(crate) enum ApiError {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// The gateway holds as many registered clients as it is configured to.
+    #[error("this gateway has as many registered clients as it keeps; ask its operator")]
+    TooManyClients,
+    /// This instance holds as many waiting long-polls as it is configured to.
+    #[error("this gateway has too many long-polls waiting; retry later or poll without waiting")]
+    Busy {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
     /// The body did not arrive in time.
     #[error("the request body did not arrive in time")]
     RequestTimeout,
@@ -149,6 +158,18 @@ impl ApiError {
                 "Too many requests",
                 None,
             ),
+            TooManyClients => (
+                StatusCode::FORBIDDEN,
+                "too-many-clients",
+                "Registration closed",
+                None,
+            ),
+            Busy { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server-busy",
+                "Too busy",
+                Some("temporarily_unavailable"),
+            ),
             RequestTimeout => (
                 StatusCode::REQUEST_TIMEOUT,
                 "request-timeout",
@@ -217,7 +238,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 headers.insert(header::ALLOW, allow.clone());
             }
-            ApiError::TooManyRequests { retry_after, .. } => {
+            ApiError::TooManyRequests { retry_after, .. } | ApiError::Busy { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             ApiError::StoreUnavailable | ApiError::ShuttingDown => {

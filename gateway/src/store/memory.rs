@@ -181,6 +181,11 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn client_count(&self) -> Result<u64, StoreError> {
+        let clients = self.inner.clients.read().expect("client lock");
+        Ok(u64::try_from(clients.len()).unwrap_or(u64::MAX))
+    }
+
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let existed = self
             .inner

@@ -48,6 +48,9 @@ impl Store for MeteredStore {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         self.count("delete_client", self.inner.delete_client(client_id).await)
     }
+    async fn client_count(&self) -> Result<u64, StoreError> {
+        self.count("client_count", self.inner.client_count().await)
+    }
     async fn open_mailbox(
         &self,
         mailbox: &MailboxRecord,

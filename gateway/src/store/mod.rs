@@ -49,6 +49,10 @@ pub trait Store: Send + Sync + 'static {
     async fn update_client(&self, client: &ClientRecord) -> Result<UpdateOutcome, StoreError>;
     /// Removes a client and every mailbox it has open; `false` when it did not exist.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// How many clients are registered: exact for memory; on Redis a counter kept beside the
+    /// records (incremented on insert, decremented on a delete that removed one), so a crash
+    /// between the two writes can leave it one off.
+    async fn client_count(&self) -> Result<u64, StoreError>;
 
     /// Opens a mailbox, unless its client already has `max_open` open.
     async fn open_mailbox(

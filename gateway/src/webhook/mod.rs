@@ -6,6 +6,7 @@
 //! in the store (a poll meanwhile sees it pending); a 2xx consumes it, anything else releases
 //! it and wakes the pollers. Whichever of a poll or a webhook gets the envelope first wins.
 
+pub(crate) mod address;
 pub(crate) mod schedule;
 pub(crate) mod sender;
 pub(crate) mod ssrf;

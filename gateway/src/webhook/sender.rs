@@ -67,21 +67,6 @@ pub(crate) struct Slot {
     _endpoint: tokio::sync::OwnedSemaphorePermit,
 }
 
-/// Whether `url`'s host is an IP literal that [`super::ssrf::is_forbidden`] refuses.
-fn literal_is_forbidden(url: &str) -> bool {
-    let Some(host) = url
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|uri| uri.host().map(str::to_owned))
-    else {
-        return true;
-    };
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(super::ssrf::is_forbidden)
-}
-
 /// One signed delivery to send.
 pub(crate) struct Outgoing<'a> {
     /// Target URL.
@@ -100,7 +85,7 @@ impl Sender {
     /// A sender enforcing `policy`, with at most `overall` attempts in flight and
     /// `per_endpoint` per host.
     pub(crate) fn new(policy: Policy, overall: usize, per_endpoint: usize) -> anyhow::Result<Self> {
-        let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy));
+        let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy.clone()));
         http.enforce_http(false);
         http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
         let connector = crate::tls::outbound_connector()?
@@ -136,10 +121,11 @@ impl Sender {
     }
 
     /// Sends one attempt in a reserved slot. A URL whose host is an IP literal the policy
-    /// forbids is refused here: the resolver, which checks names, never sees literals.
+    /// forbids, or whose port it does not allow, is refused here: the resolver, which checks
+    /// names, never sees literals nor ports.
     pub(crate) async fn send(&self, _slot: &Slot, outgoing: Outgoing<'_>) -> Attempt {
-        if !self.policy.allow_private && literal_is_forbidden(outgoing.url) {
-            tracing::warn!("webhook URL points at a forbidden address; not sent");
+        if let Err(error) = super::ssrf::check_before_send(outgoing.url, &self.policy) {
+            tracing::warn!(%error, "webhook URL refused by the policy; not sent");
             return Attempt::Failed;
         }
         let Ok(request) = Request::post(outgoing.url)

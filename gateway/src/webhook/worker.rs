@@ -52,13 +52,14 @@ impl Webhooks {
         let policy = Policy {
             allow_insecure: config.allow_insecure,
             allow_private: config.allow_private,
+            allowed_ports: config.allowed_ports.clone().into(),
         };
         let (concurrency, per_endpoint) = (config.concurrency, config.per_endpoint);
         Ok(Self {
             store,
             metrics,
             clock,
-            sender: Sender::new(policy, concurrency, per_endpoint)?,
+            sender: Sender::new(policy.clone(), concurrency, per_endpoint)?,
             policy,
             wake: Notify::new(),
             in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -67,8 +68,8 @@ impl Webhooks {
     }
 
     /// The URL policy.
-    pub(crate) fn policy(&self) -> Policy {
-        self.policy
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// How long a rotated-out secret keeps signing, seconds.

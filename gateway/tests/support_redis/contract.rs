@@ -77,7 +77,7 @@ macro_rules! contract_tests {
             clients, mailbox_reads, deposit_outcomes, take_consumes_once,
             take_by_another_client, cancel_outcomes, expiry, open_cap,
             delete_client_removes_mailboxes, expired_count, watch_wakes,
-            concurrent_takes, large_binary_envelope);
+            concurrent_takes, large_binary_envelope, client_count);
     };
     (shared $make:expr) => {
         contract_tests!(@cases $make; cross_instance_wake, cross_instance_consume_once);
@@ -110,6 +110,7 @@ pub async fn run_all(backend: &Backend) {
     watch_wakes(backend).await;
     concurrent_takes(backend).await;
     large_binary_envelope(backend).await;
+    client_count(backend).await;
     cross_instance_wake(backend).await;
     cross_instance_consume_once(backend).await;
 }
@@ -179,6 +180,39 @@ pub async fn clients(backend: &Backend) {
     assert!(store.delete_client(&client.client_id).await.unwrap());
     assert!(!store.delete_client(&client.client_id).await.unwrap());
     assert_eq!(store.client(&client.client_id).await.unwrap(), None);
+}
+
+/// The client count follows inserts and deletes (the registration cap reads it); replacing a
+/// record, deleting an unknown client and opening mailboxes leave it alone.
+pub async fn client_count(backend: &Backend) {
+    let clock = TestClock::new();
+    let store = backend.store(clock.clone()).await;
+    // Other clauses may have left clients under the same prefix (a cluster runs them all on
+    // one): count from what is there.
+    let before = store.client_count().await.unwrap();
+    let first = client_record("first");
+    let second = client_record("second");
+    store.insert_client(&first).await.unwrap();
+    store.insert_client(&second).await.unwrap();
+    assert_eq!(store.client_count().await.unwrap(), before + 2);
+    let mut renamed = first.clone();
+    renamed.name = "renamed".into();
+    renamed.revision = 2;
+    store.update_client(&renamed).await.unwrap();
+    let mailbox = mailbox_record(&first, clock.as_ref(), Duration::from_secs(60));
+    store.open_mailbox(&mailbox, 10).await.unwrap();
+    assert_eq!(store.client_count().await.unwrap(), before + 2);
+    assert!(store.delete_client(&first.client_id).await.unwrap());
+    assert!(!store.delete_client(&first.client_id).await.unwrap());
+    assert!(
+        !store
+            .delete_client(&client_record("stranger").client_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.client_count().await.unwrap(), before + 1);
+    assert!(store.delete_client(&second.client_id).await.unwrap());
+    assert_eq!(store.client_count().await.unwrap(), before);
 }
 
 /// An open mailbox reads back as it was opened; an unknown one reads as nothing.

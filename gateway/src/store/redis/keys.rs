@@ -55,6 +55,11 @@ impl Keys {
         format!("{}client:{{{client_id}}}", self.prefix)
     }
 
+    /// How many clients are registered: a counter, no TTL.
+    pub(crate) fn client_count(&self) -> String {
+        format!("{}clients:count", self.prefix)
+    }
+
     /// The tags of a client's open mailboxes, scored by expiry (ms).
     pub(crate) fn open_set(&self, client_id: &str) -> String {
         format!("{}client:{{{client_id}}}:open", self.prefix)

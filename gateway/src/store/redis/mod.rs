@@ -4,6 +4,7 @@
 //! ```text
 //!  P client:{cid}          STRING  the ClientRecord as JSON, no TTL
 //!  P client:{cid}:open     ZSET    tags of the client's unconsumed mailboxes, scored by expiry
+//!  P clients:count         STRING  how many clients are registered (INCR/DECR), no TTL
 //!  P mbx:{tag}             HASH    client, exp, then env + dig; PEXPIREAT exp, set once
 //!  P wake                  channel single node: every deposit/cancel publishes the tag
 //!  P wake:{tag}            channel cluster: sharded, on the mailbox's slot
@@ -14,6 +15,7 @@
 //! [`StoreError::Unavailable`] (503 with Retry-After) when Redis cannot answer. docs/redis.md
 //! gives the reasoning.
 
+mod clients;
 mod cluster;
 mod conn;
 mod connect;
@@ -166,16 +168,11 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(client).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.conn();
-        let key = self.inner.keys.client(&client.client_id);
-        self.call(
-            redis::cmd("SET")
-                .arg(key)
-                .arg(json)
-                .query_async::<()>(&mut conn),
-        )
-        .await
+        self.insert_counted(client).await
+    }
+
+    async fn client_count(&self) -> Result<u64, StoreError> {
+        self.count_clients().await
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
@@ -207,29 +204,7 @@ impl Store for RedisStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let keys = &self.inner.keys;
-        let mut conn = self.conn();
-        self.call(async {
-            let existed: i64 = redis::cmd("DEL")
-                .arg(keys.client(client_id))
-                .query_async(&mut conn)
-                .await?;
-            let tags: Vec<String> = redis::cmd("ZRANGE")
-                .arg(keys.open_set(client_id))
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut conn)
-                .await?;
-            // On a cluster the redis crate splits a multi-key DEL by slot.
-            let mut del = redis::cmd("DEL");
-            del.arg(keys.open_set(client_id));
-            for tag in &tags {
-                del.arg(keys.mailbox(tag));
-            }
-            del.query_async::<i64>(&mut conn).await?;
-            Ok(existed > 0)
-        })
-        .await
+        self.delete_counted(client_id).await
     }
 
     async fn open_mailbox(

@@ -44,6 +44,9 @@ echo "$(redis-server --version | cut -d' ' -f1-3) answers on 127.0.0.1:6379"
 step "Rust tests (unit, known-answer, integration, doc)"
 cargo test --workspace --locked
 
+step "sealgate-crypto on its pure-Rust X25519 backend (feature pure-rust, no aws-lc)"
+cargo test -p sealgate-crypto --locked --no-default-features --features pure-rust
+
 step "the offline CLI example from the README"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench -p sealgate-bench --bench envelope -- --warm-up-time 1 --measurement-time 3`
 //!
+//! sealgate's X25519 backend follows this crate's features: aws-lc-rs by default, x25519-dalek
+//! with `--no-default-features --features pure-rust`. The paired report names the one measured.
+//!
 //! Every comparison does the same work on both sides: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
 //! the same AEAD, the same 1 KiB plaintext, an empty `info`, and as `aad` the encoded protected
 //! header of a real envelope; each seal makes a fresh ephemeral key, each open a full decap.
@@ -483,7 +486,11 @@ fn paired_report(hpke4: &Fixture, hpke3: &Fixture) {
     };
 
     let base = "baseline-aws-lc-rs";
-    println!("\npaired, interleaved: ratio a / b, median [p25 p75] of {ROUNDS} block pairs");
+    println!(
+        "\npaired, interleaved: ratio a / b, median [p25 p75] of {ROUNDS} block pairs; \
+         sealgate's X25519: {}",
+        sealgate_crypto::X25519_BACKEND
+    );
     let row = |name: &str, a: &str, b: &str, p: Paired| {
         println!(
             "{name:<22} {a:<22} / {b:<22} {:.2} [{:.2} {:.2}]   {:>7.1} us / {:>7.1} us",
@@ -531,14 +538,20 @@ fn paired_report(hpke4: &Fixture, hpke3: &Fixture) {
     row(
         "share/seal/HPKE-4",
         "dalek-x25519(2B+DH)",
-        "sealgate",
-        paired(dalek_seal, ours_seal(f)),
+        "hpke-raw",
+        paired(dalek_seal, raw_seal),
     );
     row(
         "share/open/HPKE-4",
         "dalek-x25519(B+DH)",
+        "hpke-raw",
+        paired(dalek_open, raw_open),
+    );
+    row(
+        "share/seal/HPKE-4",
+        "aws-lc-x25519(KG+DH)",
         "sealgate",
-        paired(dalek_open, ours_open(f)),
+        paired(aws_x25519, ours_seal(f)),
     );
     row(
         "share/seal/HPKE-4",

@@ -7,8 +7,7 @@
 
 use hpke::aead::{Aead, AesGcm128, ChaCha20Poly1305};
 use hpke::kdf::HkdfSha256;
-use hpke::kem::X25519HkdfSha256;
-use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use hpke::{Kem as _, OpModeR, OpModeS};
 use rand_core::CryptoRng;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -18,6 +17,7 @@ use crate::base64url;
 use crate::error::{EnvelopeError, Part, SealError};
 use crate::header::{Binding, Header};
 use crate::jwk::{KEY_LEN, PrivateKey, PublicKey};
+use crate::kem::{KemPublicKey, X25519HkdfSha256};
 use crate::rng::system_rng;
 
 /// The largest plaintext (an ID token) an envelope carries, in bytes.
@@ -144,8 +144,7 @@ fn seal_suite<A: Aead>(
     aad: &str,
     rng: &mut impl CryptoRng,
 ) -> Option<([u8; KEY_LEN], Vec<u8>)> {
-    let public =
-        <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(recipient.as_bytes()).ok()?;
+    let public = KemPublicKey::from(*recipient.as_bytes());
     let (encapped, ciphertext) =
         hpke::single_shot_seal_with_rng::<A, HkdfSha256, X25519HkdfSha256>(
             &OpModeS::Base,
@@ -156,7 +155,7 @@ fn seal_suite<A: Aead>(
             rng,
         )
         .ok()?;
-    Some((encapped.to_bytes().into(), ciphertext))
+    Some((*encapped.as_bytes(), ciphertext))
 }
 
 fn open_suite<A: Aead>(
@@ -165,13 +164,10 @@ fn open_suite<A: Aead>(
     ciphertext: &[u8],
     aad: &str,
 ) -> Option<Vec<u8>> {
-    let secret = key.secret_bytes();
-    let secret = <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(secret.as_ref()).ok()?;
-    let encapped =
-        <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(encapsulated_key).ok()?;
+    let encapped = KemPublicKey::from(*encapsulated_key);
     hpke::single_shot_open::<A, HkdfSha256, X25519HkdfSha256>(
         &OpModeR::Base,
-        &secret,
+        key.kem_key(),
         &encapped,
         INFO,
         ciphertext,
@@ -343,8 +339,7 @@ fn check_len(len: usize) -> Result<(), EnvelopeError> {
 /// does; used by known-answer tests and by callers that manage their own seeds.
 pub fn derive_private_key(ikm: &[u8], alg: Algorithm) -> PrivateKey {
     let (secret, _) = X25519HkdfSha256::derive_keypair(ikm);
-    let bytes = Zeroizing::new(<[u8; KEY_LEN]>::from(secret.to_bytes()));
-    PrivateKey::from_secret_bytes(*bytes, alg)
+    PrivateKey::from_kem_key(secret, alg)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use zeroize::Zeroizing;
 use crate::alg::Algorithm;
 use crate::base64url;
 use crate::error::JwkError;
+use crate::kem::KemPrivateKey;
 use crate::rng::system_rng;
+use crate::x25519::SecretKey;
 
 /// Length in bytes of an X25519 key, public or private.
 pub const KEY_LEN: usize = 32;
@@ -91,7 +93,7 @@ impl fmt::Debug for PublicKey {
 
 /// An X25519 private key: the app's half of the envelope. It zeroizes on drop and never prints.
 pub struct PrivateKey {
-    secret: x25519_dalek::StaticSecret,
+    secret: KemPrivateKey,
     public: PublicKey,
 }
 
@@ -110,12 +112,14 @@ impl PrivateKey {
 
     /// Wraps raw X25519 private key bytes, to be used with `alg`.
     pub fn from_secret_bytes(bytes: [u8; KEY_LEN], alg: Algorithm) -> Self {
-        let secret = x25519_dalek::StaticSecret::from(bytes);
-        let public_bytes = x25519_dalek::PublicKey::from(&secret).to_bytes();
-        Self {
-            secret,
-            public: PublicKey::from_bytes(public_bytes, alg),
-        }
+        let bytes = Zeroizing::new(bytes);
+        Self::from_kem_key(KemPrivateKey::from_secret_bytes(&bytes), alg)
+    }
+
+    /// Wraps a key of the envelope's KEM, to be used with `alg`.
+    pub(crate) fn from_kem_key(secret: KemPrivateKey, alg: Algorithm) -> Self {
+        let public = PublicKey::from_bytes(*secret.public_key().as_bytes(), alg);
+        Self { secret, public }
     }
 
     /// Parses a private JWK (one with `d`) from JSON text.
@@ -153,7 +157,7 @@ impl PrivateKey {
 
     /// The key as a private JWK (JSON text with `d`), in memory that zeroizes on drop.
     pub fn to_jwk_json(&self) -> Zeroizing<String> {
-        let d = Zeroizing::new(base64url::encode(self.secret.as_bytes()));
+        let d = Zeroizing::new(base64url::encode(self.secret.secret_bytes().as_ref()));
         let public = &self.public;
         Zeroizing::new(format!(
             r#"{{"kty":"OKP","crv":"X25519","x":"{}","d":"{}","use":"enc","alg":"{}","kid":"{}"}}"#,
@@ -169,9 +173,9 @@ impl PrivateKey {
         &self.public
     }
 
-    /// The raw private scalar, for the HPKE layer; zeroized by the caller's `Zeroizing`.
-    pub(crate) fn secret_bytes(&self) -> Zeroizing<[u8; KEY_LEN]> {
-        Zeroizing::new(self.secret.to_bytes())
+    /// The key in the envelope KEM's type, for the HPKE layer.
+    pub(crate) fn kem_key(&self) -> &KemPrivateKey {
+        &self.secret
     }
 }
 
@@ -321,10 +325,9 @@ fn parse_okp(object: &Map<String, Value>) -> Result<ParsedOkp, JwkError> {
 /// Whether Diffie-Hellman with `point` gives the all-zero secret (RFC 7748 §6.1): true
 /// exactly for the low-order points, to which nothing can be sealed.
 fn is_low_order(point: &[u8; KEY_LEN]) -> bool {
-    let probe = x25519_dalek::StaticSecret::from([0x5a; KEY_LEN]);
-    !probe
-        .diffie_hellman(&x25519_dalek::PublicKey::from(*point))
-        .was_contributory()
+    SecretKey::from_bytes(&[0x5a; KEY_LEN])
+        .diffie_hellman(point)
+        .is_none()
 }
 
 /// A `kid`, when present, must be the key's thumbprint.

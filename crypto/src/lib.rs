@@ -13,6 +13,19 @@
 //! - [`SignInRequest`]: the URI an app shows as a QR code and a phone parses.
 //! - [`webhook`]: Standard Webhooks signatures, for the gateway's deliveries and the app's checks.
 //! - [`base64url`]: the strict unpadded base64url every part of sealgate encodes with.
+//! - [`kem`]: DHKEM(X25519, HKDF-SHA256) as an `hpke::Kem`, the KEM under the envelope.
+//!
+//! # X25519 backend (Cargo features)
+//!
+//! - `aws-lc` (default): X25519 from aws-lc-rs, whose aws-lc-sys builds aws-lc's C and
+//!   assembly (a C compiler for the target is needed); the envelope is then about as fast as
+//!   aws-lc's own HPKE (BENCHMARKS.md).
+//! - `pure-rust`: X25519 from x25519-dalek, for targets where aws-lc does not build:
+//!   `--no-default-features --features pure-rust`.
+//!
+//! Exactly one is used (`aws-lc` when both are on; the build fails when neither is);
+//! [`X25519_BACKEND`] names it. Both produce the same bytes and pass the same known-answer,
+//! tamper and interoperability tests. Either way the crate stays sans-IO.
 //!
 //! ```
 //! use sealgate_crypto::{Algorithm, Binding, Envelope, PrivateKey, SealOptions, seal};
@@ -41,9 +54,11 @@ mod envelope;
 mod error;
 mod header;
 mod jwk;
+pub mod kem;
 mod rng;
 pub mod signin;
 pub mod webhook;
+mod x25519;
 
 pub use alg::Algorithm;
 pub use envelope::{
@@ -55,6 +70,7 @@ pub use header::{Binding, Header, MAX_BINDING_LEN, MAX_NUMERIC_DATE};
 pub use jwk::{Jwks, KEY_LEN, MAX_JWKS_KEYS, PrivateKey, PublicKey, thumbprint};
 pub use rng::{random_bytes, random_token};
 pub use signin::SignInRequest;
+pub use x25519::X25519_BACKEND;
 
 /// Re-export of the RNG traits that [`seal_with_rng`] and [`PrivateKey::generate_with_rng`] take.
 pub use rand_core;

@@ -1,7 +1,8 @@
 //! Known-answer tests: the RFC 9180 vectors for DHKEM(X25519, HKDF-SHA256) + HKDF-SHA256 with
 //! AES-128-GCM and ChaCha20Poly1305, base and psk modes, run through the `hpke` crate sealgate
-//! builds on (key derivation, encapsulation, every encryption in sequence, every export), and
-//! through sealgate's own `derive_private_key`.
+//! builds on (key derivation, encapsulation, every encryption in sequence, every export) twice:
+//! with hpke's own DHKEM(X25519) and with sealgate's (`sealgate_crypto::kem`, on the X25519
+//! backend of this build); and through sealgate's own `derive_private_key`.
 
 mod common;
 
@@ -10,11 +11,9 @@ use hpke::aead::{Aead, AesGcm128, ChaCha20Poly1305};
 use hpke::kdf::{HkdfSha256, Kdf as _};
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, PskBundle, Serializable};
-use sealgate_crypto::{Algorithm, derive_private_key};
+use sealgate_crypto::{Algorithm, derive_private_key, kem};
 use serde::Deserialize;
 use serde_json::Value;
-
-type Suite = X25519HkdfSha256;
 
 const VECTORS: &str = include_str!("data/rfc9180-x25519.json");
 
@@ -107,8 +106,9 @@ fn counts_in_file() -> Checked {
     }
 }
 
-/// Runs one entry through both sides of HPKE with the AEAD `A`; returns what it checked.
-fn check_entry<A: Aead>(entry: &Entry, label: &str) -> Checked {
+/// Runs one entry through both sides of HPKE with the AEAD `A` and the KEM `Suite`; returns
+/// what it checked.
+fn check_entry<A: Aead, Suite: Kem>(entry: &Entry, label: &str) -> Checked {
     assert_eq!(entry.kem_id, Suite::KEM_ID, "{label}");
     assert_eq!(entry.kdf_id, HkdfSha256::KDF_ID, "{label}");
     assert_eq!(entry.aead_id, A::AEAD_ID, "{label}");
@@ -205,8 +205,8 @@ fn check_entry<A: Aead>(entry: &Entry, label: &str) -> Checked {
     checked
 }
 
-#[test]
-fn rfc9180_vectors_through_hpke() {
+/// Every entry of the file through `check_entry` with the KEM `Suite`, and the totals checked.
+fn check_all_entries<Suite: Kem>() {
     let mut total = Checked::default();
     let mut suites_seen = Vec::new();
     for (index, entry) in entries().iter().enumerate() {
@@ -215,8 +215,8 @@ fn rfc9180_vectors_through_hpke() {
             entry.mode, entry.aead_id
         );
         let checked = match entry.aead_id {
-            1 => check_entry::<AesGcm128>(entry, &label),
-            3 => check_entry::<ChaCha20Poly1305>(entry, &label),
+            1 => check_entry::<AesGcm128, Suite>(entry, &label),
+            3 => check_entry::<ChaCha20Poly1305, Suite>(entry, &label),
             other => panic!("{label}: aead {other} is not vendored"),
         };
         total.entries += checked.entries;
@@ -240,6 +240,16 @@ fn rfc9180_vectors_through_hpke() {
     );
     suites_seen.sort_unstable();
     assert_eq!(suites_seen, [(0, 1), (0, 3), (1, 1), (1, 3)]);
+}
+
+#[test]
+fn rfc9180_vectors_through_hpke() {
+    check_all_entries::<X25519HkdfSha256>();
+}
+
+#[test]
+fn rfc9180_vectors_through_sealgate_kem() {
+    check_all_entries::<kem::X25519HkdfSha256>();
 }
 
 #[test]

@@ -6,6 +6,7 @@ use sealgate_crypto::{BindingError, EnvelopeError, JwkError, SealError, SignInRe
 
 /// What went wrong talking to a gateway, sealing, or opening.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The gateway could not be reached or the connection broke.
     #[error("cannot reach the gateway: {0}")]

@@ -30,8 +30,12 @@ pub enum Error {
     /// No such mailbox: unknown, expired, cancelled, or already consumed.
     #[error("no such mailbox (unknown, expired, cancelled or already consumed)")]
     MailboxNotFound,
-    /// The mailbox already holds a different envelope.
-    #[error("the mailbox already holds a different envelope")]
+    /// The mailbox already holds a different envelope: someone else answered this sign-in
+    /// request first. A phone reports it to the user as a possibly hijacked sign-in, to start
+    /// over from a fresh request.
+    #[error(
+        "the mailbox already holds a different envelope: someone else answered this sign-in request first (a possibly hijacked sign-in; start over)"
+    )]
     MailboxConflict,
     /// The envelope is larger than the gateway accepts.
     #[error("the envelope is larger than the gateway accepts")]

@@ -1,13 +1,14 @@
 //! Fair webhooks, on loopback: a client whose endpoint never answers, with a backlog larger
 //! than the instance's attempts in flight, does not delay another client's deliveries; an
 //! endpoint that refuses connections opens its circuit breaker and is left alone; its
-//! deliveries still end as documented (the envelope stays for a poll).
+//! deliveries still end as documented (the envelope stays for a poll). The tarpit runs on
+//! the memory store and on Redis (the shared 127.0.0.1:6379, under a fresh key prefix).
 
 mod support_webhook;
 
 use std::time::{Duration, Instant};
 
-use sealgate_testkit::{EVENTUALLY, eventually};
+use sealgate_testkit::{EVENTUALLY, SharedPrefix, eventually};
 use support_webhook::{
     Metrics, QUIET, Receiver, Step, TestGateway, check_delivery, register_with_webhook,
 };
@@ -37,7 +38,20 @@ fn deferred(metrics: &Metrics, reason: &str) -> f64 {
 /// is lost meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_endpoint_does_not_starve_another_client() {
-    let gw = TestGateway::memory().await;
+    hanging_endpoint_leaves_others_prompt(TestGateway::memory().await).await;
+}
+
+/// The same on Redis, where claims and reschedules are scripts on the shared queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_endpoint_does_not_starve_another_client_on_redis() {
+    let prefix = SharedPrefix::new();
+    hanging_endpoint_leaves_others_prompt(
+        TestGateway::on_redis(&prefix, support_webhook::webhook_config()).await,
+    )
+    .await;
+}
+
+async fn hanging_endpoint_leaves_others_prompt(gw: TestGateway) {
     let tarpit = Receiver::start().await;
     tarpit.set_default(Step::hang());
     let a = register_with_webhook(&gw, &tarpit).await;

@@ -41,6 +41,13 @@ pub(crate) const WEBHOOK_DELIVERY_DURATION_SECONDS: &str =
 /// Endpoints disabled because they answered 410 Gone.
 pub(crate) const WEBHOOK_ENDPOINTS_DISABLED_TOTAL: &str =
     "sealgate_webhook_endpoints_disabled_total";
+/// Changes of an endpoint's circuit breaker, by the state entered: `open`, `half_open`,
+/// `closed` (never by endpoint: the label set stays bounded).
+pub(crate) const WEBHOOK_BREAKER_TRANSITIONS_TOTAL: &str =
+    "sealgate_webhook_breaker_transitions_total";
+/// Deliveries put back in the queue without an attempt, by reason: `endpoint_busy` (every
+/// slot of the endpoint taken, or its turn in this round used), `breaker_open`.
+pub(crate) const WEBHOOK_DEFERRED_TOTAL: &str = "sealgate_webhook_deferred_total";
 /// Build information, value 1.
 pub(crate) const BUILD_INFO: &str = "sealgate_build_info";
 
@@ -86,6 +93,10 @@ pub(crate) struct Metrics {
     pub webhook_duration: Histogram,
     /// See [`WEBHOOK_ENDPOINTS_DISABLED_TOTAL`].
     pub webhook_endpoints_disabled: IntCounter,
+    /// See [`WEBHOOK_BREAKER_TRANSITIONS_TOTAL`].
+    pub webhook_breaker_transitions: IntCounterVec,
+    /// See [`WEBHOOK_DEFERRED_TOTAL`].
+    pub webhook_deferred: IntCounterVec,
 }
 
 impl Metrics {
@@ -147,6 +158,22 @@ impl Metrics {
                 WEBHOOK_ENDPOINTS_DISABLED_TOTAL,
                 "Webhook endpoints disabled after 410 Gone",
             ),
+            webhook_breaker_transitions: IntCounterVec::new(
+                Opts::new(
+                    WEBHOOK_BREAKER_TRANSITIONS_TOTAL,
+                    "Webhook endpoint circuit breaker changes, by state entered",
+                ),
+                &["to"],
+            )
+            .expect("valid metric"),
+            webhook_deferred: IntCounterVec::new(
+                Opts::new(
+                    WEBHOOK_DEFERRED_TOTAL,
+                    "Webhook deliveries put back without an attempt",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -174,6 +201,8 @@ impl Metrics {
             Box::new(metrics.webhook_queue_depth.clone()),
             Box::new(metrics.webhook_duration.clone()),
             Box::new(metrics.webhook_endpoints_disabled.clone()),
+            Box::new(metrics.webhook_breaker_transitions.clone()),
+            Box::new(metrics.webhook_deferred.clone()),
             Box::new(build_info),
         ];
         for collector in collectors {

@@ -7,6 +7,8 @@
 //! it and wakes the pollers. Whichever of a poll or a webhook gets the envelope first wins.
 
 pub(crate) mod address;
+pub(crate) mod breaker;
+pub(crate) mod endpoints;
 pub(crate) mod schedule;
 pub(crate) mod sender;
 pub(crate) mod ssrf;

@@ -1,11 +1,11 @@
 //! Sends one webhook attempt: an HTTP POST over rustls, through the checked resolver, with a
-//! total deadline, no redirects, at most a few KiB of the answer read, and bounded
-//! concurrency per endpoint and overall.
+//! total deadline, no redirects, at most a few KiB of the answer read. How many attempts are
+//! in flight, per endpoint and overall, is the delivery loop's business (`endpoints`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::endpoints::Slot;
+use super::ssrf::{CheckedResolver, Policy};
 use bytes::Bytes;
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
@@ -13,9 +13,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::Semaphore;
-
-use super::ssrf::{CheckedResolver, Policy};
 
 /// The whole attempt — resolve, connect, TLS, send, answer — must fit in this.
 pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,6 +36,13 @@ pub(crate) enum Attempt {
 }
 
 impl Attempt {
+    /// Whether the endpoint answered at all (any status): what its breaker counts.
+    pub(crate) fn reached(&self) -> bool {
+        matches!(self, Attempt::Answered { .. })
+    }
+}
+
+impl Attempt {
     /// The bounded label for the attempts metric.
     pub(crate) fn label(&self) -> &'static str {
         match self {
@@ -56,15 +60,6 @@ impl Attempt {
 pub(crate) struct Sender {
     policy: Policy,
     client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
-    overall: Arc<Semaphore>,
-    per_endpoint: Mutex<HashMap<String, Arc<Semaphore>>>,
-    per_endpoint_limit: usize,
-}
-
-/// A reserved place among the attempts in flight; dropping it frees it.
-pub(crate) struct Slot {
-    _overall: tokio::sync::OwnedSemaphorePermit,
-    _endpoint: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// One signed delivery to send.
@@ -82,9 +77,8 @@ pub(crate) struct Outgoing<'a> {
 }
 
 impl Sender {
-    /// A sender enforcing `policy`, with at most `overall` attempts in flight and
-    /// `per_endpoint` per host.
-    pub(crate) fn new(policy: Policy, overall: usize, per_endpoint: usize) -> anyhow::Result<Self> {
+    /// A sender enforcing `policy`, keeping up to `per_endpoint` idle connections per host.
+    pub(crate) fn new(policy: Policy, per_endpoint: usize) -> anyhow::Result<Self> {
         let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy.clone()));
         http.enforce_http(false);
         http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
@@ -97,27 +91,7 @@ impl Sender {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(per_endpoint)
             .build(connector);
-        Ok(Self {
-            policy,
-            client,
-            overall: Arc::new(Semaphore::new(overall.max(1))),
-            per_endpoint: Mutex::default(),
-            per_endpoint_limit: per_endpoint.max(1),
-        })
-    }
-
-    /// Waits up to `within` for a slot, overall and for the URL's host.
-    pub(crate) async fn reserve(&self, url: &str, within: Duration) -> Option<Slot> {
-        let endpoint = self.endpoint_slot(url);
-        let acquire = async {
-            let overall = self.overall.clone().acquire_owned().await.ok()?;
-            let endpoint = endpoint.acquire_owned().await.ok()?;
-            Some(Slot {
-                _overall: overall,
-                _endpoint: endpoint,
-            })
-        };
-        tokio::time::timeout(within, acquire).await.ok().flatten()
+        Ok(Self { policy, client })
     }
 
     /// Sends one attempt in a reserved slot. A URL whose host is an IP literal the policy
@@ -165,21 +139,5 @@ impl Sender {
             Ok(Err(())) => Attempt::Failed,
             Err(_) => Attempt::TimedOut,
         }
-    }
-
-    fn endpoint_slot(&self, url: &str) -> Arc<Semaphore> {
-        let authority = url
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|uri| uri.authority().map(|a| a.to_string()))
-            .unwrap_or_default();
-        let mut slots = self.per_endpoint.lock().expect("endpoint lock");
-        if slots.len() > 10_000 {
-            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
-        }
-        slots
-            .entry(authority)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_endpoint_limit)))
-            .clone()
     }
 }

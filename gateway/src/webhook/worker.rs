@@ -1,13 +1,22 @@
 //! The delivery loop of one gateway instance: claims due deliveries from the store (with a
 //! lease, so that another instance takes over if this one dies), attempts each, and records
 //! the outcome.
+//!
+//! Fairness: a global permit bounds the claimed deliveries; a delivery never waits while
+//! holding one. Each round gives a client at most `per_endpoint` attempts (the rest of its
+//! backlog is put back for a moment), an endpoint whose slots are all taken or whose breaker
+//! is open puts its delivery back at once, and a round that claimed all it could is followed
+//! by another at once, so one client's backlog cannot keep the others' deliveries unclaimed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore, watch};
 
+use super::breaker::Transition;
+use super::endpoints::{Admission, Endpoints};
 use super::schedule::{next_delay, random_jitter};
 use super::sender::{ATTEMPT_TIMEOUT, Attempt, Outgoing, Sender};
 use super::ssrf::Policy;
@@ -22,11 +31,14 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 pub(crate) const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How long an attempt holds the envelope; pollers see it pending meanwhile.
 const ENVELOPE_LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() + 5);
-/// How long an attempt waits for a sending slot before it is put back (well inside the claim
-/// lease, with the attempt's own timeout).
-const SLOT_WAIT: Duration = Duration::from_secs(10);
 /// How soon to look again at a delivery whose envelope another attempt holds.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
+/// How soon to look again at a delivery whose endpoint had no free slot, or whose client had
+/// used its turns of the round.
+const ENDPOINT_BUSY_RETRY: Duration = Duration::from_millis(250);
+/// The same, when the endpoint's last attempts did not reach it: its slots are likely held
+/// by attempts that run to their timeout.
+const FAILING_ENDPOINT_RETRY: Duration = Duration::from_secs(2);
 
 /// The webhook machinery of one instance: the settings, the sender, and what the delivery
 /// loop reads and records.
@@ -35,9 +47,11 @@ pub(crate) struct Webhooks {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     sender: Sender,
+    endpoints: Endpoints,
     policy: Policy,
     wake: Notify,
     in_flight: Arc<Semaphore>,
+    turns_per_client: usize,
     overlap_secs: u64,
 }
 
@@ -59,10 +73,12 @@ impl Webhooks {
             store,
             metrics,
             clock,
-            sender: Sender::new(policy.clone(), concurrency, per_endpoint)?,
+            sender: Sender::new(policy.clone(), per_endpoint)?,
+            endpoints: Endpoints::new(per_endpoint),
             policy,
             wake: Notify::new(),
             in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
+            turns_per_client: per_endpoint.max(1),
             overlap_secs: config.secret_overlap_secs,
         })
     }
@@ -81,20 +97,57 @@ impl Webhooks {
     pub(crate) fn poke(&self) {
         self.wake.notify_one();
     }
+
+    fn count_transition(&self, transition: Option<Transition>) {
+        if let Some(transition) = transition {
+            self.metrics
+                .webhook_breaker_transitions
+                .with_label_values(&[transition.label()])
+                .inc();
+            tracing::info!(to = transition.label(), "webhook endpoint breaker changed");
+        }
+    }
+
+    /// Puts `delivery` back in the queue, due in `after`, without an attempt.
+    async fn defer(
+        &self,
+        delivery: Delivery,
+        after: Duration,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.metrics
+            .webhook_deferred
+            .with_label_values(&[reason])
+            .inc();
+        let retry = Delivery {
+            next_attempt_at_ms: self.clock.now_ms() + after.as_millis() as u64,
+            ..delivery
+        };
+        self.store.reschedule_delivery(&retry).await
+    }
 }
 
 /// Runs the delivery loop until `shutdown` turns `true`.
 pub(crate) async fn run(webhooks: Arc<Webhooks>, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut claim_again = false;
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = webhooks.wake.notified() => {}
-            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        if claim_again {
+            tokio::task::yield_now().await;
+            if *shutdown.borrow() {
+                return;
+            }
+        } else {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = webhooks.wake.notified() => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => return,
+            }
         }
         let permits: Vec<_> =
             std::iter::from_fn(|| webhooks.in_flight.clone().try_acquire_owned().ok()).collect();
+        claim_again = false;
         if permits.is_empty() {
             continue;
         }
@@ -111,10 +164,23 @@ pub(crate) async fn run(webhooks: Arc<Webhooks>, mut shutdown: watch::Receiver<b
                 continue;
             }
         };
+        // All it could: more may be due behind them, another client's among them.
+        claim_again = claimed.len() == permits.len();
+        let mut turns: HashMap<String, usize> = HashMap::new();
         for (delivery, permit) in claimed.into_iter().zip(permits) {
+            let taken = turns.entry(delivery.client_id.clone()).or_default();
+            *taken += 1;
+            let has_turn = *taken <= webhooks.turns_per_client;
             let webhooks = webhooks.clone();
             tokio::spawn(async move {
-                if let Err(error) = attempt(&webhooks, delivery).await {
+                let step = if has_turn {
+                    attempt(&webhooks, delivery).await
+                } else {
+                    webhooks
+                        .defer(delivery, ENDPOINT_BUSY_RETRY, "endpoint_busy")
+                        .await
+                };
+                if let Err(error) = step {
                     tracing::warn!(%error, "webhook delivery step failed; the claim lease will retry it");
                 }
                 drop(permit);
@@ -174,14 +240,35 @@ async fn attempt(webhooks: &Webhooks, delivery: Delivery) -> Result<(), StoreErr
         return store.complete_delivery(&delivery.id).await;
     };
     // The slot comes before the envelope's lease, so that waiting for it never eats into the
-    // lease: a poll must not get the envelope while this attempt may still send it.
-    let Some(slot) = webhooks.sender.reserve(&settings.url, SLOT_WAIT).await else {
-        let retry = Delivery {
-            next_attempt_at_ms: clock.now_ms() + BUSY_RETRY.as_millis() as u64,
-            ..delivery
-        };
-        return store.reschedule_delivery(&retry).await;
+    // lease: a poll must not get the envelope while this attempt may still send it. Nothing
+    // waits for a slot: a full or held-back endpoint puts its delivery back at once.
+    let mut slot = match webhooks.endpoints.try_admit(&settings.url, clock.now_ms()) {
+        Admission::Go(slot) => slot,
+        Admission::Busy { failing } => {
+            let after = if failing {
+                FAILING_ENDPOINT_RETRY
+            } else {
+                ENDPOINT_BUSY_RETRY
+            };
+            return webhooks.defer(delivery, after, "endpoint_busy").await;
+        }
+        Admission::Held {
+            until_ms,
+            transition,
+        } => {
+            webhooks.count_transition(transition);
+            if until_ms >= delivery.expires_at_ms {
+                metrics
+                    .webhook_deliveries
+                    .with_label_values(&["expired"])
+                    .inc();
+                return store.complete_delivery(&delivery.id).await;
+            }
+            let after = Duration::from_millis(until_ms.saturating_sub(clock.now_ms()));
+            return webhooks.defer(delivery, after, "breaker_open").await;
+        }
     };
+    webhooks.count_transition(slot.transition);
     let now_ms = clock.now_ms();
     let envelope = match store
         .lease_envelope(
@@ -232,6 +319,8 @@ async fn attempt(webhooks: &Webhooks, delivery: Delivery) -> Result<(), StoreErr
         .webhook_attempts
         .with_label_values(&[outcome.label()])
         .inc();
+    webhooks.count_transition(slot.report(outcome.reached(), clock.now_ms()));
+    drop(slot);
     match outcome {
         Attempt::Answered { status, .. } if status.is_success() => {
             store.release_envelope(&delivery.mailbox_id, true).await?;

@@ -3,6 +3,7 @@
 
 mod app;
 mod credentials;
+mod logging;
 mod offline;
 mod phone;
 mod serve;
@@ -10,6 +11,7 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
+pub use logging::LogFormat;
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
 pub use phone::SendArgs;
 pub use serve::ServeArgs;

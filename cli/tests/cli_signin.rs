@@ -459,38 +459,21 @@ async fn a_token_the_app_cannot_verify_is_refused() {
     gateway.shutdown().await;
 }
 
-/// The API address `sealgate serve` logs when it is up, or `None` when it ended first.
+/// The API address `sealgate serve` logs when it is up, or `None` when it ended first. Its
+/// stderr is a pipe, so the log is JSON lines.
 async fn listening_address(serve: &mut Running) -> Option<String> {
     while let Some(line) = serve.next_stderr_line().await {
         if !line.contains("sealgate serving") {
             continue;
         }
-        let plain = strip_ansi(&line);
-        let addr = plain
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("api_addr="))
-            .unwrap_or_else(|| panic!("no api_addr in {plain:?}"));
+        let event: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line:?}"));
+        let addr = event["fields"]["api_addr"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no api_addr in {line:?}"));
         return Some(addr.to_owned());
     }
     None
-}
-
-/// `text` without ANSI escape sequences (`ESC [ … letter`).
-fn strip_ansi(text: &str) -> String {
-    let mut plain = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
 }
 
 /// `sealgate serve --store redis://127.0.0.1:6379/ --redis-prefix UNIQUE` as a process, then

@@ -3,6 +3,7 @@
 
 mod app;
 mod credentials;
+mod exit;
 mod logging;
 mod offline;
 mod phone;
@@ -11,6 +12,7 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
+pub use exit::ExitStatus;
 pub use logging::LogFormat;
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
 pub use phone::SendArgs;

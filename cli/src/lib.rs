@@ -2,6 +2,7 @@
 //! [`run`]; nothing else depends on this crate.
 
 mod app;
+mod completions;
 mod credentials;
 mod exit;
 mod logging;
@@ -12,6 +13,7 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
+pub use completions::CompletionsArgs;
 pub use exit::ExitStatus;
 pub use logging::LogFormat;
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
@@ -49,6 +51,9 @@ pub enum Command {
     Jwks(JwksCommand),
     /// Phone: seal a token (stdin or --token-file) for a sign-in request URI and deliver it.
     Send(SendArgs),
+    /// Print the completion script for a shell, e.g. `sealgate completions bash >
+    /// ~/.local/share/bash-completion/completions/sealgate`.
+    Completions(CompletionsArgs),
 }
 
 /// Runs a parsed command line.
@@ -63,5 +68,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(args) => app::wait(args),
         Command::Jwks(command) => app::jwks(command),
         Command::Send(args) => phone::send(args),
+        Command::Completions(args) => completions::print(args),
     }
 }

@@ -23,7 +23,9 @@ trap cleanup EXIT
 
 # Port 0: the gateway binds free ports and logs them. The load generator registers its
 # clients from one address and may hold more long-polls than the default global cap: both
-# limits off (as variables, which binaries older than the limits ignore).
+# limits off (as variables, which binaries older than the limits ignore). The log in text, whose
+# start line is read below, without the line per request.
+SEALGATE_LOG_FORMAT=text SEALGATE_LOG=info,sealgate::request=warn \
 SEALGATE_REGISTRATIONS_PER_IP=0 SEALGATE_MAX_WAITERS=0 "$gateway_bin" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --store memory \
   --deposits-per-ip 0 --mailboxes-per-client 0 >"$tmp/gateway.log" 2>&1 &
 gateway_pid=$!

@@ -11,6 +11,7 @@ use sealgate_client::sealgate_crypto::{Algorithm, PrivateKey};
 use sealgate_client::{AppClient, Expected, HttpClient, IssuerKeys, Registration, verify_id_token};
 
 use super::credentials;
+use super::exit::Expired;
 
 /// Flags of `sealgate register`.
 #[derive(Debug, Args)]
@@ -142,9 +143,9 @@ pub(super) fn request(args: RequestArgs) -> anyhow::Result<()> {
             eprint!("\r\x1b[2K");
         }
         let received = received.map_err(|error| match error {
-            sealgate_client::Error::Expired => {
-                anyhow::anyhow!("the sign-in request expired before a token arrived")
-            }
+            sealgate_client::Error::Expired => anyhow::Error::new(Expired(
+                "the sign-in request expired before a token arrived".to_owned(),
+            )),
             other => other.into(),
         })?;
         match &issuer_keys {
@@ -222,9 +223,10 @@ pub(super) fn wait(args: WaitArgs) -> anyhow::Result<()> {
             .wait_for_mailbox(&args.mailbox_id, now + args.timeout)
             .await
             .map_err(|error| match error {
-                sealgate_client::Error::Expired => {
-                    anyhow::anyhow!("no token arrived within {} s", args.timeout)
-                }
+                sealgate_client::Error::Expired => anyhow::Error::new(Expired(format!(
+                    "no token arrived within {} s",
+                    args.timeout
+                ))),
                 other => other.into(),
             })?;
         println!("{}", received.as_str());

@@ -2,7 +2,10 @@
 //! [`run`]; nothing else depends on this crate.
 
 mod app;
+mod completions;
 mod credentials;
+mod exit;
+mod logging;
 mod offline;
 mod phone;
 mod serve;
@@ -10,6 +13,9 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
+pub use completions::CompletionsArgs;
+pub use exit::ExitStatus;
+pub use logging::LogFormat;
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
 pub use phone::SendArgs;
 pub use serve::ServeArgs;
@@ -45,6 +51,9 @@ pub enum Command {
     Jwks(JwksCommand),
     /// Phone: seal a token (stdin or --token-file) for a sign-in request URI and deliver it.
     Send(SendArgs),
+    /// Print the completion script for a shell, e.g. `sealgate completions bash >
+    /// ~/.local/share/bash-completion/completions/sealgate`.
+    Completions(CompletionsArgs),
 }
 
 /// Runs a parsed command line.
@@ -59,5 +68,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(args) => app::wait(args),
         Command::Jwks(command) => app::jwks(command),
         Command::Send(args) => phone::send(args),
+        Command::Completions(args) => completions::print(args),
     }
 }

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("sealgate: error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(sealgate_cli::ExitStatus::of(&error).code())
         }
     }
 }

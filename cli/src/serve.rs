@@ -4,11 +4,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use sealgate::Gateway;
 use sealgate::config::{Config, Secret};
+
+use crate::logging::LogFormat;
 
 /// Flags of `sealgate serve`. Each can also be set by the environment variable named in its
 /// help, and in the TOML file; a flag wins over the variable, the variable over the file.
@@ -96,14 +97,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub webhook_ports: Option<Vec<u16>>,
-    /// Log filter, e.g. `info` or `sealgate=debug`.
-    #[arg(
-        long,
-        env = "SEALGATE_LOG",
-        value_name = "FILTER",
-        default_value = "info"
-    )]
-    pub log: String,
+    /// Log filter, e.g. `info` or `sealgate=debug`; `RUST_LOG` when unset [default: info].
+    #[arg(long, env = "SEALGATE_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format [default: text when stderr is a terminal, json otherwise].
+    #[arg(long, env = "SEALGATE_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
 }
 
 impl ServeArgs {
@@ -160,13 +159,8 @@ fn overlay<T>(slot: &mut T, value: Option<T>) {
 }
 
 /// Runs the gateway until a signal stops it.
-pub(super) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .with_context(|| format!("invalid log filter `{}`", args.log))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+pub(super) fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    crate::logging::init(args.log.take(), args.log_format)?;
     let config = args.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

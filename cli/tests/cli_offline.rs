@@ -1,6 +1,7 @@
 //! The `sealgate` binary without a gateway: `keygen | seal | open` round-trips (the README's
 //! example, verbatim), keygen writes mode 0600 and refuses to overwrite without --force, every
-//! subcommand has --help, and every failure exits non-zero with one line on stderr.
+//! subcommand has --help, every failure exits non-zero with one line on stderr, and the shell
+//! completion scripts generate.
 
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
@@ -251,7 +252,7 @@ fn keygen_writes_mode_0600_and_refuses_to_overwrite() {
 #[test]
 fn every_subcommand_has_help() {
     let dir = tempdir();
-    let commands: [&[&str]; 11] = [
+    let commands: [&[&str]; 12] = [
         &[],
         &["serve"],
         &["keygen"],
@@ -263,6 +264,7 @@ fn every_subcommand_has_help() {
         &["jwks"],
         &["jwks", "rotate"],
         &["send"],
+        &["completions"],
     ];
     for command in commands {
         let mut args = command.to_vec();
@@ -453,4 +455,29 @@ fn usage_errors_exit_2_and_point_to_help() {
         assert!(stderr.contains("--help"), "{stderr}");
         assert!(output.stdout.is_empty());
     }
+}
+
+#[test]
+fn completions_generate_for_bash_zsh_and_fish() {
+    let dir = tempdir();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(&run(dir.path(), &["completions", shell], b""));
+        assert!(!script.is_empty(), "{shell}");
+        for subcommand in ["serve", "keygen", "send", "completions"] {
+            assert!(
+                script.contains(subcommand),
+                "{shell} completes {subcommand}"
+            );
+        }
+        assert!(
+            script.contains("log-format"),
+            "{shell} completes serve's flags"
+        );
+    }
+    let unknown = run(dir.path(), &["completions", "tcsh"], b"");
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
 }

@@ -2,7 +2,8 @@
 //! `register`, then `request --issuer-jwks` (the URI as its first stdout line), `send URI
 //! --token-file`, and the verified token as the request's last stdout line; an expired request;
 //! `wait` on a mailbox opened earlier; `jwks rotate` while a request is open; a token from the
-//! wrong issuer; and the whole flow against `sealgate serve --store redis://…`.
+//! wrong issuer; the exit statuses of an expired request, a refusing gateway and an unreachable
+//! one; and the whole flow against `sealgate serve --store redis://…`.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -322,6 +323,7 @@ async fn an_expired_request_fails_clearly_on_both_sides() {
         message,
         "sealgate: error: the sign-in request expired before a token arrived"
     );
+    assert_eq!(finished.status.code(), Some(3), "expired exits 3");
     assert_eq!(
         finished.stdout,
         std::slice::from_ref(&uri),
@@ -340,6 +342,55 @@ async fn an_expired_request_fails_clearly_on_both_sides() {
         .await;
     sent.assert_failure("expired");
     assert_eq!(sent.stderr.lines().count(), 1, "{:?}", sent.stderr);
+    assert_eq!(
+        sent.status.code(),
+        Some(3),
+        "expired exits 3 on the phone too"
+    );
+    gateway.shutdown().await;
+}
+
+/// The documented exit statuses: 3 when a wait times out, 4 when the gateway refuses, 5 when
+/// it cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_statuses_tell_expired_refused_and_unreachable_apart() {
+    let user = User::new();
+    let closed = format!("http://127.0.0.1:{}", sealgate_testkit::free_port());
+    let unreachable = user
+        .run(&["register", "--gateway", &closed, "--name", "nobody home"])
+        .await;
+    unreachable.assert_failure("cannot reach the gateway");
+    assert_eq!(unreachable.status.code(), Some(5), "unreachable exits 5");
+
+    let mut config = test_config();
+    config.registration_token = Some(sealgate::config::Secret::new("t".repeat(32)));
+    let guarded = Gateway::start(config).await.expect("the gateway starts");
+    let refused = user
+        .run(&[
+            "register",
+            "--gateway",
+            &format!("http://{}", guarded.api_addr()),
+            "--name",
+            "no token",
+        ])
+        .await;
+    refused.assert_failure("refused");
+    assert_eq!(refused.status.code(), Some(4), "refused exits 4");
+    guarded.shutdown().await;
+
+    let gateway = gateway().await;
+    user.register(&format!("http://{}", gateway.api_addr()))
+        .await;
+    let mut request = user.spawn(&["request", "--no-qr"]);
+    let uri = request.next_line().await;
+    request.kill().await;
+    let mailbox_id = SignInRequest::parse(&uri, now_secs())
+        .unwrap()
+        .mailbox_id()
+        .to_owned();
+    let waited = user.run(&["wait", &mailbox_id, "--timeout", "1"]).await;
+    waited.assert_failure("no token arrived within 1 s");
+    assert_eq!(waited.status.code(), Some(3), "a timed-out wait exits 3");
     gateway.shutdown().await;
 }
 
@@ -459,38 +510,21 @@ async fn a_token_the_app_cannot_verify_is_refused() {
     gateway.shutdown().await;
 }
 
-/// The API address `sealgate serve` logs when it is up, or `None` when it ended first.
+/// The API address `sealgate serve` logs when it is up, or `None` when it ended first. Its
+/// stderr is a pipe, so the log is JSON lines.
 async fn listening_address(serve: &mut Running) -> Option<String> {
     while let Some(line) = serve.next_stderr_line().await {
         if !line.contains("sealgate serving") {
             continue;
         }
-        let plain = strip_ansi(&line);
-        let addr = plain
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("api_addr="))
-            .unwrap_or_else(|| panic!("no api_addr in {plain:?}"));
+        let event: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line:?}"));
+        let addr = event["fields"]["api_addr"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no api_addr in {line:?}"));
         return Some(addr.to_owned());
     }
     None
-}
-
-/// `text` without ANSI escape sequences (`ESC [ … letter`).
-fn strip_ansi(text: &str) -> String {
-    let mut plain = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
 }
 
 /// `sealgate serve --store redis://127.0.0.1:6379/ --redis-prefix UNIQUE` as a process, then

@@ -1,5 +1,6 @@
 //! The route table over real HTTP: `HEAD` on every `GET` route, a mailbox `HEAD` that never
-//! consumes, `405` with the whole `Allow` list, `404` for every other path.
+//! consumes, `405` with the whole `Allow` list, `404` for every other path, and the
+//! `x-request-id` every answer carries.
 
 use http::{Method, header};
 use http_body_util::Full;
@@ -162,5 +163,52 @@ async fn unknown_paths_are_404_for_every_method() {
         let head = send(&gw, Method::HEAD, path, None).await;
         head.assert_status(404);
         assert!(head.body.is_empty(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_well_formed_incoming_one_is_kept() {
+    let gw = TestGateway::start().await;
+    let with_id = |id: &str| {
+        gw.request(Method::GET, "/healthz")
+            .header("x-request-id", id)
+            .body(Full::default())
+            .unwrap()
+    };
+    // A fresh id on every answer, success or error, found or not.
+    let mut seen = std::collections::HashSet::new();
+    for (method, path, status) in [
+        (Method::GET, "/healthz", 200),
+        (Method::GET, "/healthz", 200),
+        (Method::GET, "/nowhere", 404),
+        (Method::PATCH, "/v1/clients", 405),
+        (Method::HEAD, "/readyz", 200),
+    ] {
+        let reply = send(&gw, method, path, None).await;
+        reply.assert_status(status);
+        let id = reply
+            .header("x-request-id")
+            .expect("x-request-id")
+            .to_owned();
+        assert!(id.len() >= 16, "{path}: {id}");
+        assert!(seen.insert(id), "a fresh id per request");
+    }
+    // A well-formed incoming id comes back as it was sent.
+    let incoming = "3f2a9c1e-7b4d-4e8a-9c0f-1a2b3c4d5e6f";
+    let reply = gw.send(with_id(incoming)).await;
+    assert_eq!(reply.header("x-request-id"), Some(incoming));
+    let longest = "a".repeat(64);
+    let reply = gw.send(with_id(&longest)).await;
+    assert_eq!(reply.header("x-request-id"), Some(longest.as_str()));
+    // One too long, or with characters outside the URL-safe set, is replaced.
+    for bad in [
+        "a".repeat(65),
+        "has space".to_owned(),
+        "semi;colon".to_owned(),
+    ] {
+        let reply = gw.send(with_id(&bad)).await;
+        let id = reply.header("x-request-id").expect("x-request-id");
+        assert_ne!(id, bad);
+        assert!(!id.is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! Zero knowledge: after whole flows, no token, private key, client secret, envelope or full id
-//! appears in the gateway's logs (captured at TRACE) or metrics, and the store hands back exactly
-//! the ciphertext it was given.
+//! appears in the gateway's logs (captured at TRACE, as text and as JSON lines) or metrics, and
+//! the store hands back exactly the ciphertext it was given.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,22 +12,51 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use sealgate_testkit::{TestGateway, fake_id_token, seal_for, send_with};
 
-/// Everything the gateway logged while this test binary ran.
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+/// Everything the gateway logged while this test binary ran, in both formats `sealgate serve`
+/// writes.
+struct CapturedLogs {
+    /// The text format, without colour.
+    text: Arc<Mutex<Vec<u8>>>,
+    /// The JSON format, one object per line.
+    json: Arc<Mutex<Vec<u8>>>,
+}
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8(self.text.lock().unwrap().clone()).unwrap()
+    }
+    fn json(&self) -> String {
+        String::from_utf8(self.json.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn captured_logs() -> &'static CapturedLogs {
+    static LOGS: OnceLock<CapturedLogs> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
+        let logs = CapturedLogs {
+            text: Arc::new(Mutex::new(Vec::new())),
+            json: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (text, json) = (logs.text.clone(), logs.json.clone());
         // `try_init` sets the global default and also routes the `log` crate (rustls) here.
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish()
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || LogSink(text.clone())),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(move || LogSink(json.clone())),
+            )
+            .with(LevelFilter::TRACE)
             .try_init()
             .expect("the only global subscriber of this test binary");
         logs
@@ -131,11 +160,56 @@ async fn no_secret_reaches_logs_metrics_or_store() {
 
     let metrics = gw.metrics().await;
     secrets.assert_absent_from("metrics", &metrics);
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
-        logs.contains("client registered"),
-        "the logs were captured: {logs}"
+        text.contains("client registered"),
+        "the logs were captured: {text}"
     );
-    assert!(logs.contains("DEBUG"), "at debug level and below too");
-    secrets.assert_absent_from("logs", &logs);
+    assert!(text.contains("DEBUG"), "at debug level and below too");
+    secrets.assert_absent_from("logs", &text);
+
+    let json = logs.json();
+    secrets.assert_absent_from("JSON logs", &json);
+    let lines: Vec<Value> = json
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every JSON log line is one object"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "client registered")
+    );
+    assert!(lines.iter().any(|l| l["level"] == "DEBUG"));
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request" && l["fields"]["route"].is_string())
+        .collect();
+    // Each flow: register, open, two deposits, a poll, a wrong poll, a wrong deposit.
+    assert!(requests.len() >= 35, "{} request lines", requests.len());
+    for line in &requests {
+        let fields = &line["fields"];
+        let route = fields["route"].as_str().unwrap();
+        assert!(
+            route.starts_with('/') || route == "unknown",
+            "a route template: {route}"
+        );
+        assert!(
+            fields["method"].is_string() && fields["status"].is_u64(),
+            "{line}"
+        );
+        assert!(fields["duration_ms"].is_number(), "{line}");
+        assert!(
+            fields["request_id"]
+                .as_str()
+                .is_some_and(|id| id.len() >= 16),
+            "{line}"
+        );
+    }
+    assert!(
+        requests
+            .iter()
+            .any(|l| l["fields"]["route"] == "/v1/mailboxes/{mailbox_id}"
+                && l["fields"]["status"] == 409),
+        "the route template, not the path"
+    );
 }

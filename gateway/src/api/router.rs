@@ -1,13 +1,15 @@
 //! The API's one route table, and the router that reads it: path matching, dispatch, `405`
-//! with `Allow`, `HEAD` for every `GET` route, and the route label of every request's metrics.
+//! with `Allow`, `HEAD` for every `GET` route, and each request's metrics, log line and
+//! `x-request-id`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use http::{HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use http_body::Body as _;
 use http_body_util::Full;
 use hyper::body::Incoming;
+use tracing::Instrument as _;
 
 use super::{self as api, HttpResponse};
 use crate::app::App;
@@ -194,7 +196,36 @@ fn is_id(segment: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Serves one request of the API listener.
+/// The header that carries a request's id, in the answer and, optionally, in the request.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The target of the one line each request is logged with, so that a filter can name it
+/// (`sealgate::request=warn` turns the lines off).
+const REQUEST_LOG_TARGET: &str = "sealgate::request";
+
+/// The longest incoming `x-request-id` kept; a longer or malformed one is replaced.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// The request's id: the caller's `x-request-id` when it is 1 to 64 URL-safe characters
+/// (RFC 3986 unreserved), else a fresh random one (128 bits, base64url).
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let incoming = headers.get(&REQUEST_ID).filter(|value| {
+        let bytes = value.as_bytes();
+        (1..=MAX_REQUEST_ID_LEN).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    });
+    match incoming {
+        Some(value) => value.clone(),
+        None => HeaderValue::try_from(sealgate_crypto::random_token::<16>())
+            .expect("base64url is header-safe"),
+    }
+}
+
+/// Serves one request of the API listener: the answer carries the request's id in
+/// `x-request-id`, and the request is counted in the metrics and logged once (method, route
+/// template, status, duration and request id; never a path, an id of the API or a secret).
 pub(crate) async fn serve_api(
     app: &App,
     request: Request<Incoming>,
@@ -202,10 +233,44 @@ pub(crate) async fn serve_api(
 ) -> HttpResponse {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let found = find_route(parts.uri.path());
+    let request_id = request_id(&parts.headers);
+    let logged_id = request_id.to_str().unwrap_or_default();
     let method = method_label(&parts.method);
-    let template = found.map_or(UNKNOWN_ROUTE, |(spec, _)| spec.template);
     let is_head = parts.method == Method::HEAD;
+    // What the handlers log carries the request id too.
+    let span = tracing::info_span!("request", request_id = logged_id);
+    let (template, response) = route(app, parts, body, peer).instrument(span).await;
+    let mut response = response.unwrap_or_else(ApiError::into_response);
+    if is_head {
+        response = strip_body(response);
+    }
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    app.metrics
+        .observe_request(template, method, status, elapsed.as_secs_f64());
+    tracing::info!(
+        target: REQUEST_LOG_TARGET,
+        method,
+        route = template,
+        status,
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
+        request_id = logged_id,
+        "request"
+    );
+    response.headers_mut().insert(REQUEST_ID, request_id);
+    response
+}
+
+/// Finds the request's route and runs its handler: the route's template (its metric label)
+/// and the handler's result.
+async fn route(
+    app: &App,
+    parts: http::request::Parts,
+    body: Incoming,
+    peer: SocketAddr,
+) -> (&'static str, Result<HttpResponse, ApiError>) {
+    let found = find_route(parts.uri.path());
+    let template = found.map_or(UNKNOWN_ROUTE, |(spec, _)| spec.template);
     let response = match found {
         None => Err(ApiError::NotFound),
         Some((spec, id)) => match spec.handler(&parts.method) {
@@ -225,17 +290,7 @@ pub(crate) async fn serve_api(
             Some(handler) => Box::pin(dispatch(app, handler, id, &parts, body, peer)).await,
         },
     };
-    let mut response = response.unwrap_or_else(ApiError::into_response);
-    if is_head {
-        response = strip_body(response);
-    }
-    app.metrics.observe_request(
-        template,
-        method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
+    (template, response)
 }
 
 async fn dispatch(

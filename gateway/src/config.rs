@@ -30,6 +30,9 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// How often the certificate and key files are checked for a change (modification time,
+    /// length, inode) and reloaded, seconds; 0 reloads on SIGHUP only.
+    pub tls_reload_secs: u64,
     /// When set, `POST /v1/clients` requires `Authorization: Bearer <token>`; at least
     /// [`MIN_REGISTRATION_TOKEN_LEN`] characters.
     pub registration_token: Option<Secret>,
@@ -87,6 +90,7 @@ impl Default for Config {
             public_url: None,
             tls_cert: None,
             tls_key: None,
+            tls_reload_secs: 5,
             registration_token: None,
             open_registration: false,
             limits: Limits::default(),
@@ -172,6 +176,11 @@ impl Limits {
 }
 
 impl Config {
+    /// [`Config::tls_reload_secs`] as a poll interval; `None` when polling is off.
+    pub fn tls_reload_interval(&self) -> Option<Duration> {
+        (self.tls_reload_secs > 0).then(|| Duration::from_secs(self.tls_reload_secs))
+    }
+
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)

@@ -48,6 +48,9 @@ pub(crate) const WEBHOOK_BREAKER_TRANSITIONS_TOTAL: &str =
 /// Deliveries put back in the queue without an attempt, by reason: `endpoint_busy` (every
 /// slot of the endpoint taken, or its turn in this round used), `breaker_open`.
 pub(crate) const WEBHOOK_DEFERRED_TOTAL: &str = "sealgate_webhook_deferred_total";
+/// Reloads of the API listener's TLS certificate, by outcome: `ok`, `error` (the current
+/// certificate kept).
+pub(crate) const TLS_RELOADS_TOTAL: &str = "sealgate_tls_reloads_total";
 /// Build information, value 1.
 pub(crate) const BUILD_INFO: &str = "sealgate_build_info";
 
@@ -97,6 +100,8 @@ pub(crate) struct Metrics {
     pub webhook_breaker_transitions: IntCounterVec,
     /// See [`WEBHOOK_DEFERRED_TOTAL`].
     pub webhook_deferred: IntCounterVec,
+    /// See [`TLS_RELOADS_TOTAL`].
+    pub tls_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -174,6 +179,11 @@ impl Metrics {
                 &["reason"],
             )
             .expect("valid metric"),
+            tls_reloads: IntCounterVec::new(
+                Opts::new(TLS_RELOADS_TOTAL, "TLS certificate reloads, by outcome"),
+                &["outcome"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -203,6 +213,7 @@ impl Metrics {
             Box::new(metrics.webhook_endpoints_disabled.clone()),
             Box::new(metrics.webhook_breaker_transitions.clone()),
             Box::new(metrics.webhook_deferred.clone()),
+            Box::new(metrics.tls_reloads.clone()),
             Box::new(build_info),
         ];
         for collector in collectors {

@@ -23,6 +23,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::first_byte::FirstByteDeadline;
 use crate::store::{self, SharedStore};
+use crate::tls::reload::CertReloader;
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take: a peer
 /// that has gone away is dropped.
@@ -58,9 +59,13 @@ impl Gateway {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         config.validate()?;
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
-            _ => None,
+        let (tls, cert_reloader) = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                let interval = config.tls_reload_interval();
+                let (certificates, reloader) = CertReloader::load(cert, key, interval)?;
+                (Some(crate::tls::acceptor(certificates)?), Some(reloader))
+            }
+            _ => (None, None),
         };
         let api = TcpListener::bind(config.listen)
             .await
@@ -92,6 +97,9 @@ impl Gateway {
                 webhooks.clone(),
                 stopping.clone(),
             ));
+        }
+        if let Some(reloader) = cert_reloader {
+            tokio::spawn(reloader.run(app.metrics.clone(), stopping.clone()));
         }
         let task = tokio::spawn(serve(app.clone(), api, metrics, tls, stopping, grace));
         tracing::info!(%api_addr, %metrics_addr, store = app.store.kind(), "sealgate serving");

@@ -1,7 +1,9 @@
 //! TLS with rustls and the aws-lc-rs provider, TLS 1.2 and 1.3: the API listener's acceptor
-//! (ALPN `h2` and `http/1.1`) and the client side webhook deliveries connect with.
+//! (ALPN `h2` and `http/1.1`; its certificate reloads while it serves, see [`reload`]) and the
+//! client side webhook deliveries connect with.
 
-use std::path::Path;
+pub(crate) mod reload;
+
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -9,29 +11,16 @@ use hyper_rustls::HttpsConnectorBuilder;
 use hyper_rustls::builderstates::WantsSchemes;
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-/// Builds an acceptor from a PEM certificate chain and a PEM private key.
-pub(crate) fn acceptor(cert_path: &Path, key_path: &Path) -> anyhow::Result<TlsAcceptor> {
-    let certs = CertificateDer::pem_file_iter(cert_path)
-        .with_context(|| format!("cannot read TLS certificate {}", cert_path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("invalid PEM in {}", cert_path.display()))?;
-    anyhow::ensure!(
-        !certs.is_empty(),
-        "no certificate in {}",
-        cert_path.display()
-    );
-    let key = PrivateKeyDer::from_pem_file(key_path)
-        .with_context(|| format!("cannot read TLS private key {}", key_path.display()))?;
+/// Builds the API listener's acceptor around `certificates`, which hands every handshake the
+/// certificate current at that moment (see [`reload`]).
+pub(crate) fn acceptor(certificates: Arc<reload::ReloadingCert>) -> anyhow::Result<TlsAcceptor> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS protocol versions")?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("the TLS certificate and key do not fit together")?;
+        .with_cert_resolver(certificates);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

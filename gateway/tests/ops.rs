@@ -1,6 +1,6 @@
 //! Operations over real sockets: health, readiness, the OpenAPI document, metrics on their own
-//! listener, TLS (1.2 and 1.3, ALPN h2 and http/1.1), read timeouts against slow clients, and
-//! graceful shutdown.
+//! listener, TLS (1.2 and 1.3, ALPN h2 and http/1.1), read timeouts against slow clients,
+//! graceful shutdown, and a TLS certificate renewed under a running gateway.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -280,4 +280,123 @@ async fn shutdown_answers_long_polls_and_closes_the_port() {
             "{addr} still accepts"
         );
     }
+}
+
+/// A self-signed certificate for `localhost` whose subject is `common_name`, as (DER, PEM
+/// certificate, PEM key).
+fn named_certificate(common_name: &str) -> (CertificateDer<'static>, String, String) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.der().clone(), cert.pem(), key.serialize_pem())
+}
+
+/// Writes `contents` beside `path` and renames it over `path`, as a certificate renewal does.
+fn replace_file(path: &std::path::Path, contents: &str) {
+    let staged = path.with_extension("new");
+    std::fs::write(&staged, contents).unwrap();
+    std::fs::rename(&staged, path).unwrap();
+}
+
+/// Opens a TLS connection offering HTTP/1.1 and returns it with the certificate the server
+/// presented.
+async fn tls_connect(
+    addr: SocketAddr,
+    connector: &TlsConnector,
+) -> (
+    tokio_rustls::client::TlsStream<TcpStream>,
+    CertificateDer<'static>,
+) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let presented = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    (tls, presented)
+}
+
+/// The value of `sealgate_tls_reloads_total{outcome="…"}`, 0 before the first.
+async fn tls_reloads(gw: &TestGateway, outcome: &str) -> u64 {
+    let metrics = gw.metrics().await;
+    let prefix = format!("sealgate_tls_reloads_total{{outcome=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_dropping_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let (first_der, first_cert, first_key) = named_certificate("sealgate first");
+    let (second_der, second_cert, second_key) = named_certificate("sealgate second");
+    std::fs::write(&cert_path, &first_cert).unwrap();
+    std::fs::write(&key_path, &first_key).unwrap();
+    let mut config = test_config();
+    config.tls_cert = Some(cert_path.clone());
+    config.tls_key = Some(key_path.clone());
+    config.tls_reload_secs = 1;
+    let gw = TestGateway::start_with(config).await;
+
+    let mut roots = RootCertStore::empty();
+    roots.add(first_der.clone()).unwrap();
+    roots.add(second_der.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = TlsConnector::from(Arc::new(client));
+    let healthz = || {
+        Request::get("/healthz")
+            .header(header::HOST, "localhost")
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+
+    // A keep-alive connection made with the first certificate.
+    let (kept, presented) = tls_connect(gw.addr(), &connector).await;
+    assert_eq!(presented, first_der);
+    let (mut kept, conn) = hyper::client::conn::http1::handshake(TokioIo::new(kept))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let response = kept.send_request(healthz()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+
+    // The renewal: new handshakes soon get the second certificate.
+    replace_file(&key_path, &second_key);
+    replace_file(&cert_path, &second_cert);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let (_, presented) = tls_connect(gw.addr(), &connector).await;
+        if presented == second_der {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still the first certificate");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(tls_reloads(&gw, "ok").await >= 1);
+
+    // The connection made before it still answers.
+    let response = kept.send_request(healthz()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+
+    // A broken certificate file is refused and counted; the second certificate stays.
+    let errors_before = tls_reloads(&gw, "error").await;
+    replace_file(&cert_path, "not a certificate\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tls_reloads(&gw, "error").await == errors_before {
+        assert!(Instant::now() < deadline, "the broken file was not noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, presented) = tls_connect(gw.addr(), &connector).await;
+    assert_eq!(presented, second_der);
 }

@@ -186,6 +186,10 @@ impl Metrics {
             .expect("valid metric"),
             registry,
         };
+        // Both outcomes exist from the start (at 0), so that `increase()` sees the first one.
+        for outcome in ["ok", "error"] {
+            metrics.tls_reloads.with_label_values(&[outcome]);
+        }
         let build_info = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information"),
             &["version", "store"],

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sealgate::config::Secret;
 use sealgate_crypto::{Algorithm, Binding, PrivateKey};
 use sealgate_testkit::{
-    TestGateway, assert_problem, basic, fake_id_token, jwks_of, now_secs, raw_exchange, seal_for,
-    seal_with, test_config,
+    TestGateway, assert_problem, assert_registration_error, basic, fake_id_token, jwks_of,
+    now_secs, raw_exchange, seal_for, seal_with, test_config,
 };
 
 /// A registration body with `jwks`.
@@ -27,7 +27,7 @@ async fn registration_refuses_bad_bodies() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Full::new("{\"name\": ".into()))
         .unwrap();
-    let body = assert_problem(&gw.send(bad_json).await, 400, "invalid-request");
+    let body = assert_registration_error(&gw.send(bad_json).await, 400, "invalid-request");
     assert_eq!(body["error"], "invalid_request");
 
     let key = PrivateKey::generate(Algorithm::Hpke4);
@@ -51,7 +51,7 @@ async fn registration_refuses_bad_bodies() {
     ];
     for (what, body) in cases {
         let reply = gw.register_raw(&body, None).await;
-        let problem = assert_problem(&reply, 400, "invalid-client-metadata");
+        let problem = assert_registration_error(&reply, 400, "invalid-client-metadata");
         assert_eq!(problem["error"], "invalid_client_metadata", "{what}");
     }
 
@@ -60,7 +60,7 @@ async fn registration_refuses_bad_bodies() {
         .header(header::CONTENT_TYPE, "text/plain")
         .body(Full::new(registration(jwks_of(&key)).to_string().into()))
         .unwrap();
-    assert_problem(&gw.send(text).await, 415, "unsupported-media-type");
+    assert_registration_error(&gw.send(text).await, 415, "unsupported-media-type");
 }
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn registration_without_jwks_is_invalid_client_metadata() {
     // RFC 7591 §3.2.2: a missing required metadata field is `invalid_client_metadata`.
     let gw = TestGateway::start().await;
     let reply = gw.register_raw(&json!({ "name": "app" }), None).await;
-    let problem = assert_problem(&reply, 400, "invalid-client-metadata");
+    let problem = assert_registration_error(&reply, 400, "invalid-client-metadata");
     assert_eq!(problem["error"], "invalid_client_metadata");
 }
 
@@ -86,7 +86,7 @@ async fn registration_token_when_configured() {
         Some("Basic bGV0LW1lLWluLWxldC1tZS1pbi1sZXQtbWUtaW4tbGV0LW1lLWlu"),
     ] {
         let reply = gw.register_raw(&body, auth).await;
-        assert_problem(&reply, 401, "invalid-registration-token");
+        assert_registration_error(&reply, 401, "invalid-registration-token");
         let challenge = reply.header(header::WWW_AUTHENTICATE).unwrap_or_default();
         assert!(challenge.starts_with("Bearer"), "{challenge}");
     }

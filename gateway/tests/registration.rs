@@ -9,7 +9,9 @@ use http::header;
 use sealgate::config::Secret;
 use sealgate::{Config, Gateway};
 use sealgate_crypto::{Algorithm, PrivateKey};
-use sealgate_testkit::{Reply, TestGateway, assert_problem, jwks_of, test_config};
+use sealgate_testkit::{
+    Reply, TestGateway, assert_problem, assert_registration_error, jwks_of, test_config,
+};
 use serde_json::{Value, json};
 
 /// A token of the least accepted length.
@@ -61,7 +63,7 @@ async fn an_empty_bearer_token_is_refused() {
         "Bearer 0123456789abcdef",
     ] {
         let reply = gw.register_raw(&registration(), Some(auth)).await;
-        assert_problem(&reply, 401, "invalid-registration-token");
+        assert_registration_error(&reply, 401, "invalid-registration-token");
     }
     let reply = gw
         .register_raw(&registration(), Some(&format!("Bearer {TOKEN}")))
@@ -128,7 +130,7 @@ async fn registrations_per_ip_are_rate_limited() {
     gw.register().await;
     gw.register().await;
     let refused = gw.register_raw(&registration(), None).await;
-    assert_problem(&refused, 429, "rate-limited");
+    assert_registration_error(&refused, 429, "rate-limited");
     let wait = retry_after(&refused);
     assert!((1..=30).contains(&wait), "Retry-After {wait}");
     let metrics = gw.metrics().await;
@@ -146,7 +148,7 @@ async fn registered_clients_are_capped() {
     let first = gw.register().await;
     gw.register().await;
     let refused = gw.register_raw(&registration(), None).await;
-    assert_problem(&refused, 403, "too-many-clients");
+    assert_registration_error(&refused, 403, "too-many-clients");
     let metrics = gw.metrics().await;
     assert!(
         metrics.contains("sealgate_limited_total{limit=\"clients\"} 1"),

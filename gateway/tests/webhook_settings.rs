@@ -53,6 +53,16 @@ fn assert_invalid_metadata(reply: &Reply) -> Value {
     )
 }
 
+/// A refused registration: the same error, as `application/json` (RFC 7591 §3.2.2).
+#[track_caller]
+fn assert_invalid_registration(reply: &Reply) -> Value {
+    reply.assert_registration_error(
+        400,
+        "invalid-client-metadata",
+        Some("invalid_client_metadata"),
+    )
+}
+
 /// 410 Gone disables the endpoint (the envelope stays pollable, later deposits are not
 /// delivered); `PUT …/webhook` re-enables it with the same secret.
 #[tokio::test]
@@ -252,7 +262,7 @@ async fn registration_refuses_insecure_and_private_urls() {
     let refused = strict
         .register_raw(&registration(&format!("http://127.0.0.1:{port}/")), None)
         .await;
-    let body = assert_invalid_metadata(&refused);
+    let body = assert_invalid_registration(&refused);
     assert!(body["detail"].as_str().unwrap().contains("https"), "{body}");
     for url in [
         format!("https://127.0.0.1:{port}/"),
@@ -261,7 +271,7 @@ async fn registration_refuses_insecure_and_private_urls() {
         "ftp://hooks.example.com/".to_owned(),
         "/relative".to_owned(),
     ] {
-        assert_invalid_metadata(&strict.register_raw(&registration(&url), None).await);
+        assert_invalid_registration(&strict.register_raw(&registration(&url), None).await);
     }
 
     let mut insecure_only = webhook_config();
@@ -276,8 +286,9 @@ async fn registration_refuses_insecure_and_private_urls() {
         format!("http://10.0.0.1:{port}/"),
         format!("http://169.254.169.254:{port}/"),
     ] {
-        let body =
-            assert_invalid_metadata(&insecure_only.register_raw(&registration(&url), None).await);
+        let body = assert_invalid_registration(
+            &insecure_only.register_raw(&registration(&url), None).await,
+        );
         let detail = body["detail"].as_str().unwrap();
         assert!(
             detail.contains("non-public") || detail.contains("does not resolve"),
@@ -299,7 +310,7 @@ async fn registration_refuses_insecure_and_private_urls() {
     off.webhooks.enabled = false;
     let off = TestGateway::start(off).await;
     let body =
-        assert_invalid_metadata(&off.register_raw(&registration(&receiver.url()), None).await);
+        assert_invalid_registration(&off.register_raw(&registration(&receiver.url()), None).await);
     assert!(
         body["detail"]
             .as_str()

@@ -30,7 +30,7 @@ pub use api::{TestClient, TestMailbox, fake_id_token, jwks_of, seal_for, seal_wi
 pub use clock::TestClock;
 pub use gateway::{TestGateway, metric_value, test_config};
 pub use http::{HttpClient, Reply, basic, http_client, raw_exchange, send_with};
-pub use problem::{PROBLEM_PREFIX, assert_problem};
+pub use problem::{PROBLEM_PREFIX, assert_problem, assert_registration_error};
 pub use records::{client_record, mailbox_record};
 pub use redis::{
     SHARED_REDIS, SharedPrefix, delete_prefix, free_port, info_field, query, require_redis_tools,

@@ -1,4 +1,5 @@
-//! The RFC 9457 problem+json assertions: every error the gateway answers is one.
+//! The RFC 9457 problem+json assertions: every error the gateway answers is one (sent as
+//! `application/json` by the registration endpoint, as RFC 7591 says).
 
 use http::{StatusCode, header};
 use serde_json::{Value, json};
@@ -15,15 +16,44 @@ pub fn assert_problem(reply: &Reply, status: u16, slug: &str) -> Value {
     reply.assert_problem(status, slug, None)
 }
 
+/// Asserts that `reply` is an error of `POST /v1/clients`: the problem members of
+/// [`assert_problem`], as `application/json`.
+#[track_caller]
+pub fn assert_registration_error(reply: &Reply, status: u16, slug: &str) -> Value {
+    reply.assert_registration_error(status, slug, None)
+}
+
 impl Reply {
     /// Asserts an RFC 9457 problem with `status`, type `PREFIX + slug`, a non-empty title and
     /// detail and, when given, the OAuth `error` code; returns the body.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, slug: &str, oauth: Option<&str>) -> Value {
+        self.assert_error_as("application/problem+json", status, slug, oauth)
+    }
+
+    /// Asserts an error of `POST /v1/clients`: the same problem members, sent as
+    /// `application/json` (RFC 7591 §3.2.2); with an OAuth code, `error_description` too.
+    #[track_caller]
+    pub fn assert_registration_error(&self, status: u16, slug: &str, oauth: Option<&str>) -> Value {
+        let body = self.assert_error_as("application/json", status, slug, oauth);
+        if oauth.is_some() {
+            assert_eq!(body["error_description"], body["detail"], "{body}");
+        }
+        body
+    }
+
+    #[track_caller]
+    fn assert_error_as(
+        &self,
+        media_type: &str,
+        status: u16,
+        slug: &str,
+        oauth: Option<&str>,
+    ) -> Value {
         self.assert_status(status);
         assert_eq!(
             self.header(header::CONTENT_TYPE),
-            Some("application/problem+json"),
+            Some(media_type),
             "content type of {}",
             self.text()
         );

@@ -92,7 +92,7 @@ export class AppClient {
     const base = baseUrl(gateway);
     const key = await parsePrivateJwk(privateJwk);
     const fetchImpl = options.fetch ?? globalThis.fetch;
-    const body: Record<string, unknown> = { name, jwks: { keys: [toPublicJwk(key.publicKey)] } };
+    const body: Record<string, unknown> = { client_name: name, jwks: { keys: [toPublicJwk(key.publicKey)] } };
     if (options.webhookUrl !== undefined) body.webhook_url = options.webhookUrl;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (options.registrationToken !== undefined) headers.authorization = `Bearer ${options.registrationToken}`;

@@ -143,7 +143,10 @@ impl AppClient {
         options: &Registration,
     ) -> Result<Self> {
         let gateway = base_url(gateway)?;
-        let mut body = json!({ "name": name, "jwks": { "keys": [key.public_key().to_jwk()] } });
+        let mut body = json!({
+            "client_name": name,
+            "jwks": { "keys": [key.public_key().to_jwk()] },
+        });
         if let Some(url) = &options.webhook_url {
             body["webhook_url"] = json!(url);
         }

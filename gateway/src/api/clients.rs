@@ -26,13 +26,45 @@ const MAX_NAME_LEN: usize = 100;
 /// How long a JWKS may be cached, seconds.
 const JWKS_MAX_AGE_SECS: u32 = 60;
 
+/// The registration metadata (RFC 7591 §2). Members the gateway does not understand are
+/// ignored, as §2 requires; `name` is the older spelling of `client_name`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Registration {
-    name: String,
+    #[serde(default)]
+    client_name: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
     jwks: Value,
     #[serde(default)]
     webhook_url: Option<String>,
+}
+
+impl Registration {
+    /// The client's name: `client_name`, or its alias `name`; both given must agree.
+    fn client_name(&self) -> Result<&str, ApiError> {
+        let name = match (&self.client_name, &self.name) {
+            (Some(client_name), Some(name)) if client_name != name => {
+                return Err(ApiError::InvalidClientMetadata(
+                    "client_name and name (its alias) differ; send client_name alone".into(),
+                ));
+            }
+            (Some(name), _) | (None, Some(name)) => name.trim(),
+            (None, None) => {
+                return Err(ApiError::InvalidClientMetadata(
+                    "missing field `client_name`".into(),
+                ));
+            }
+        };
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_LEN
+            || name.chars().any(char::is_control)
+        {
+            return Err(ApiError::InvalidClientMetadata(format!(
+                "client_name must be 1 to {MAX_NAME_LEN} printable characters"
+            )));
+        }
+        Ok(name)
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,19 +109,13 @@ pub(crate) async fn register(
     }
     require_content_type(&parts.headers, "application/json")?;
     let registration: Registration = parse_metadata_json(&body)?;
-    let name = registration.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
-    {
-        return Err(ApiError::InvalidClientMetadata(format!(
-            "name must be 1 to {MAX_NAME_LEN} printable characters"
-        )));
-    }
+    let name = registration.client_name()?.to_owned();
     let jwks = parse_jwks(&registration.jwks)?;
     check_client_cap(app).await?;
-    let webhook = match registration.webhook_url {
+    let webhook = match &registration.webhook_url {
         Some(url) => {
-            super::webhooks::check_url(app, &url).await?;
-            Some(WebhookSettings::new(url))
+            super::webhooks::check_url(app, url).await?;
+            Some(WebhookSettings::new(url.clone()))
         }
         None => None,
     };
@@ -98,7 +124,7 @@ pub(crate) async fn register(
     let created_at = app.clock.now_secs();
     let record = ClientRecord {
         client_id: client_id.clone(),
-        name: name.to_owned(),
+        name,
         secret_hash: hash_secret(&secret),
         jwks,
         created_at,
@@ -108,16 +134,19 @@ pub(crate) async fn register(
     app.store.insert_client(&record).await?;
     app.metrics.clients_registered.inc();
     tracing::info!(client = %short(&client_id), "client registered");
+    // RFC 7591 §3.2.1: the registered metadata comes back with the credentials.
     let mut answer = json!({
         "client_id": client_id,
         "client_secret": secret.as_str(),
         "client_secret_expires_at": 0,
         "client_id_issued_at": created_at,
+        "client_name": record.name,
         "name": record.name,
         "jwks": record.jwks.to_value(),
         "token_endpoint_auth_method": "client_secret_basic",
     });
     if let Some((_, webhook_secret)) = &webhook {
+        answer["webhook_url"] = json!(registration.webhook_url);
         answer["webhook"] = super::webhooks::public_view(&record.webhook);
         answer["webhook_secret"] = json!(webhook_secret.as_str());
     }

@@ -12,6 +12,9 @@ const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
+/// The one operation whose errors are `application/json` rather than problem+json.
+const REGISTRATION_OPERATION: (&str, &str) = ("/v1/clients", "post");
+
 fn document() -> Value {
     serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON")
 }
@@ -82,11 +85,24 @@ fn every_error_response_is_a_problem_and_every_ref_resolves() {
             let Some(responses) = operation.get("responses").and_then(Value::as_object) else {
                 continue;
             };
+            // RFC 7591 §3.2.2: registration errors are `application/json`, and only those.
+            let media_type = if (path.as_str(), method.as_str()) == REGISTRATION_OPERATION {
+                "application/json"
+            } else {
+                "application/problem+json"
+            };
             for (status, response) in responses {
                 if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object().expect("error content");
+                    let media_types: Vec<_> = content.keys().collect();
+                    assert_eq!(
+                        media_types,
+                        [media_type],
+                        "{method} {path} {status} is not {media_type}"
+                    );
                     assert!(
-                        response["content"]["application/problem+json"].is_object(),
-                        "{method} {path} {status} is not problem+json"
+                        content[media_type]["schema"]["$ref"] == "#/components/schemas/Problem",
+                        "{method} {path} {status}: the body is a Problem"
                     );
                 }
             }

@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 use super::{self as api, HttpResponse};
 use crate::app::App;
 use crate::http::body::read_limited;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, REGISTRATION_ERROR_MEDIA_TYPE};
 
 /// What answers a request: one variant per route and method, run by one `dispatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,10 +310,14 @@ async fn dispatch(
         )
     };
     match handler {
-        Handler::RegisterClient => {
+        // RFC 7591 §3.2.2: every error of registration, its rate limit and caps included, is
+        // `application/json`.
+        Handler::RegisterClient => Ok(async {
             api::clients::check_registration_rate(app, peer.ip())?;
             api::clients::register(app, parts, read(body).await?).await
         }
+        .await
+        .unwrap_or_else(|error| error.into_response_as(REGISTRATION_ERROR_MEDIA_TYPE))),
         Handler::GetClient => api::clients::get_client(app, parts, id).await,
         Handler::DeleteClient => api::clients::delete(app, parts, id).await,
         Handler::GetJwks => api::clients::jwks(app, parts, id).await,

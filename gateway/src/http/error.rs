@@ -1,6 +1,7 @@
 //! Every error the API answers, and the one place each becomes an HTTP response:
 //! RFC 9457 `application/problem+json` with a stable `type`, and the OAuth `error` code where
-//! OAuth has one.
+//! OAuth has one. The registration endpoint sends the same body as `application/json`
+//! (RFC 7591 §3.2.2).
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
@@ -10,6 +11,13 @@ use super::response::{Caching, HttpResponse, response};
 
 /// The prefix of every problem `type`: a tag URI (RFC 4151), stable and not dereferenced.
 pub(crate) const PROBLEM_TYPE_PREFIX: &str = "tag:sealgate,2026:problem:";
+
+/// The media type of an error body: RFC 9457 problem details.
+pub(crate) const PROBLEM_MEDIA_TYPE: &str = "application/problem+json";
+
+/// The media type of an error body of `POST /v1/clients`, as RFC 7591 §3.2.2 says; the body
+/// is the same problem, whose `error` and `error_description` are RFC 7591's members.
+pub(crate) const REGISTRATION_ERROR_MEDIA_TYPE: &str = "application/json";
 
 /// An API error, typed where it is made.
 #[derive(Debug, thiserror::Error)]
@@ -197,9 +205,15 @@ impl ApiError {
         }
     }
 
-    /// The response: the only place an error's status and body are chosen. 5xx details are
-    /// logged here and replaced by a generic text in the body.
+    /// The response, an `application/problem+json` body.
     pub(crate) fn into_response(self) -> HttpResponse {
+        self.into_response_as(PROBLEM_MEDIA_TYPE)
+    }
+
+    /// The response with its body labelled `media_type`: the only place an error's status
+    /// and body are chosen. 5xx details are logged here and replaced by a generic text in the
+    /// body.
+    pub(crate) fn into_response_as(self, media_type: &'static str) -> HttpResponse {
         let (status, slug, title, oauth_error) = self.parts();
         let detail = match &self {
             ApiError::Internal(detail) => {
@@ -219,8 +233,7 @@ impl ApiError {
             body["error_description"] = json!(detail);
         }
         let body = Bytes::from(body.to_string());
-        let media_type = Some("application/problem+json");
-        let mut answer = response(status, media_type, Caching::NoStore, body);
+        let mut answer = response(status, Some(media_type), Caching::NoStore, body);
         let headers = answer.headers_mut();
         match &self {
             ApiError::InvalidClient => {

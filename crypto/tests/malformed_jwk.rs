@@ -1,6 +1,10 @@
 //! JWK and JWKS parsers on malformed input: every refusal has its typed `JwkError`, from text
 //! that is not JSON to a key set with a foreign, private or repeated key.
 
+#[allow(dead_code)] // this crate uses only the JWK edits, not the fixed RNG
+mod common;
+
+use common::{with, without};
 use sealgate_crypto::{Algorithm, JwkError, Jwks, MAX_JWKS_KEYS, PrivateKey, PublicKey};
 use serde_json::{Value, json};
 
@@ -15,18 +19,6 @@ fn public_jwk() -> Value {
 
 fn private_jwk() -> Value {
     serde_json::from_str(&private_key(1).to_jwk_json()).unwrap()
-}
-
-fn with(jwk: &Value, name: &str, value: Value) -> Value {
-    let mut jwk = jwk.clone();
-    jwk[name] = value;
-    jwk
-}
-
-fn without(jwk: &Value, name: &str) -> Value {
-    let mut jwk = jwk.clone();
-    jwk.as_object_mut().unwrap().remove(name);
-    jwk
 }
 
 /// `x` values that are not 32 bytes of unpadded base64url.

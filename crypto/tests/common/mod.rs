@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: a deterministic RNG.
+//! Helpers shared by the integration tests: a deterministic RNG, and JWK edits.
 
 use std::convert::Infallible;
 
@@ -48,3 +48,25 @@ impl TryRng for FixedRng<'_> {
 }
 
 impl TryCryptoRng for FixedRng<'_> {}
+
+/// `jwk` with member `name` set to `value`.
+#[allow(dead_code)] // not every test crate edits JWKs
+pub(crate) fn with(
+    jwk: &serde_json::Value,
+    name: &str,
+    value: serde_json::Value,
+) -> serde_json::Value {
+    let mut jwk = jwk.clone();
+    jwk[name] = value;
+    jwk
+}
+
+/// `jwk` without member `name`.
+#[allow(dead_code)] // not every test crate edits JWKs
+pub(crate) fn without(jwk: &serde_json::Value, name: &str) -> serde_json::Value {
+    let mut jwk = jwk.clone();
+    jwk.as_object_mut()
+        .expect("a JWK is an object")
+        .remove(name);
+    jwk
+}

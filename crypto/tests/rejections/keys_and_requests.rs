@@ -5,21 +5,10 @@ use sealgate_crypto::{Algorithm, Jwks, PrivateKey, PublicKey, SignInRequest};
 use serde_json::{Value, json};
 
 use super::{jwk_error, signin_error};
+use crate::common::{with, without};
 
 fn private_key(seed: u8) -> PrivateKey {
     PrivateKey::from_secret_bytes([seed; 32], Algorithm::Hpke4)
-}
-
-fn with(jwk: &Value, name: &str, value: Value) -> Value {
-    let mut jwk = jwk.clone();
-    jwk[name] = value;
-    jwk
-}
-
-fn without(jwk: &Value, name: &str) -> Value {
-    let mut jwk = jwk.clone();
-    jwk.as_object_mut().unwrap().remove(name);
-    jwk
 }
 
 fn case(name: &str, text: String, error: Value) -> Value {

@@ -158,26 +158,28 @@ fn is_global_unicast_v4(ip: Ipv4Addr) -> bool {
 
 /// The most specific IPv4 block holding `ip`.
 fn block_of_v4(ip: Ipv4Addr) -> Option<&'static Block<Ipv4Addr>> {
-    let bits = u32::from(ip);
-    let within = |block: &&Block<Ipv4Addr>| {
-        let mask = u32::MAX
-            .checked_shl(32 - u32::from(block.prefix))
-            .unwrap_or(0);
-        bits & mask == u32::from(block.network) & mask
-    };
-    IPV4_BLOCKS.iter().filter(within).max_by_key(|b| b.prefix)
+    most_specific(IPV4_BLOCKS, 32, |a: Ipv4Addr| u128::from(u32::from(a)), ip)
 }
 
 /// The most specific IPv6 block holding `ip`.
 fn block_of_v6(ip: Ipv6Addr) -> Option<&'static Block<Ipv6Addr>> {
-    let bits = u128::from(ip);
-    let within = |block: &&Block<Ipv6Addr>| {
-        let mask = u128::MAX
-            .checked_shl(128 - u32::from(block.prefix))
-            .unwrap_or(0);
-        bits & mask == u128::from(block.network) & mask
-    };
-    IPV6_BLOCKS.iter().filter(within).max_by_key(|b| b.prefix)
+    most_specific(IPV6_BLOCKS, 128, u128::from, ip)
+}
+
+/// The longest-prefix block of `blocks` holding `ip`, for addresses of `width` bits.
+fn most_specific<A: Copy>(
+    blocks: &'static [Block<A>],
+    width: u32,
+    bits_of: fn(A) -> u128,
+    ip: A,
+) -> Option<&'static Block<A>> {
+    // The first `prefix` bits; a shift by the whole width (prefix 0) leaves none.
+    let head = |bits: u128, prefix: u8| bits.checked_shr(width - u32::from(prefix)).unwrap_or(0);
+    let bits = bits_of(ip);
+    blocks
+        .iter()
+        .filter(|block| head(bits, block.prefix) == head(bits_of(block.network), block.prefix))
+        .max_by_key(|block| block.prefix)
 }
 
 /// The registry row that decides `ip` (its name and RFC), for logs; for an IPv6 address that

@@ -4,12 +4,14 @@
 //! tests: whoever runs it can sign any token.
 //!
 //! ```text
-//! test_issuer --jwks-out FILE [--issuer ISS] [--subject SUB]
+//! test_issuer --jwks-out FILE [--issuer ISS] [--subject SUB] [--claim NAME=VALUE]...
 //! ```
 //!
 //! It writes the issuer's public JWKS to FILE (for `sealgate request --issuer-jwks FILE`),
 //! prints `ready`, then reads lines `AUDIENCE NONCE` on stdin and answers each with an ID
-//! token for SUB (valid 5 minutes) on stdout. It exits at the end of its input.
+//! token for SUB (valid 5 minutes) on stdout. Each `--claim NAME=VALUE` adds a claim to every
+//! token: VALUE is read as JSON when it parses (`email_verified=true`), as a string otherwise
+//! (`name=Alice Example`). It exits at the end of its input.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use sealgate_client::testing::TestIssuer;
 
 const USAGE: &str = "usage: test_issuer --jwks-out FILE [--issuer ISS] [--subject SUB] \
-                     (then `AUDIENCE NONCE` lines on stdin)";
+                     [--claim NAME=VALUE]... (then `AUDIENCE NONCE` lines on stdin)";
 
 fn main() -> ExitCode {
     match run() {
@@ -33,6 +35,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut jwks_out = None;
     let mut issuer = "https://issuer.demo.invalid".to_owned();
     let mut subject = "alice".to_owned();
+    let mut claims = serde_json::Map::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value; {USAGE}"));
@@ -40,6 +43,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--jwks-out" => jwks_out = Some(value()?),
             "--issuer" => issuer = value()?,
             "--subject" => subject = value()?,
+            "--claim" => {
+                let pair = value()?;
+                let (name, text) = pair
+                    .split_once('=')
+                    .ok_or(format!("--claim takes NAME=VALUE, got `{pair}`"))?;
+                let value = serde_json::from_str(text)
+                    .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()));
+                claims.insert(name.to_owned(), value);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -66,7 +78,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(
             stdout,
             "{}",
-            test_issuer.sign_id_token(&subject, audience, nonce)?
+            test_issuer.sign_id_token_with(&subject, audience, nonce, &claims)?
         )?;
         stdout.flush()?;
     }

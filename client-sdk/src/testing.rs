@@ -58,11 +58,28 @@ impl TestIssuer {
 
     /// Signs an ID token for `subject`, for the app `audience`, carrying `nonce`, valid 5 minutes.
     pub fn sign_id_token(&self, subject: &str, audience: &str, nonce: &str) -> Result<String> {
+        self.sign_id_token_with(subject, audience, nonce, &serde_json::Map::new())
+    }
+
+    /// Like [`sign_id_token`](Self::sign_id_token), with `extra` claims (`name`, `email`, …)
+    /// beside the standard ones; an `extra` claim never replaces `iss`, `sub`, `aud`, `nonce`,
+    /// `iat` or `exp`.
+    pub fn sign_id_token_with(
+        &self,
+        subject: &str,
+        audience: &str,
+        nonce: &str,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<String> {
         let now = now_secs();
-        let claims = json!({
+        let mut claims = extra.clone();
+        let standard = json!({
             "iss": self.issuer, "sub": subject, "aud": audience, "nonce": nonce,
             "iat": now, "exp": now + 300,
         });
+        if let Value::Object(standard) = standard {
+            claims.extend(standard);
+        }
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".into());

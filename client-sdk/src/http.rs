@@ -130,13 +130,12 @@ impl Reply {
             .map_err(|e| Error::Protocol(format!("invalid JSON: {e}")))
     }
 
-    /// `Retry-After` in seconds, if present.
+    /// `Retry-After`, if present and readable, in either form (delta-seconds or HTTP-date).
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         self.headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs)
+            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()))
     }
 
     /// The error for an answer the caller did not expect, mapping the statuses every route

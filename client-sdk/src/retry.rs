@@ -7,7 +7,7 @@
 //! [`retry`] is the loop the app's long-poll and the phone's deposit share.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::http::now_secs;
@@ -61,6 +61,21 @@ pub(crate) fn delay(
         .min(backoff.max_step);
     let step = step + step.mul_f64(MAX_JITTER * jitter.clamp(0.0, 1.0));
     step.max(retry_after.unwrap_or(Duration::ZERO))
+}
+
+/// Reads a `Retry-After` value (RFC 9110 §10.2.3) as the wait from `now`: delta-seconds
+/// (`120`) or an HTTP-date in any of the three forms a recipient must accept (IMF-fixdate,
+/// RFC 850, asctime). A date already past is no wait; anything else unreadable is `None`.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Saturate rather than refuse an absurdly long delta; the deadline caps the wait anyway.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A jitter fraction in `[0, 1)` from the OS RNG.
@@ -140,6 +155,38 @@ mod tests {
                 delay(&POLL, failures, retry_after, jitter),
                 expected,
                 "failures {failures}, Retry-After {retry_after:?}, jitter {jitter}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        // Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's own example date.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let secs = |s: u64| Some(Duration::from_secs(s));
+        let table = [
+            ("0", secs(0)),
+            ("120", secs(120)),
+            (" 7 ", secs(7)),
+            ("99999999999999999999999", secs(u64::MAX)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", secs(0)),
+            ("Sun, 06 Nov 1994 08:51:37 GMT", secs(120)),
+            ("Mon, 07 Nov 1994 08:49:37 GMT", secs(86_400)),
+            ("Sunday, 06-Nov-94 08:50:37 GMT", secs(60)),
+            ("Sun Nov  6 08:49:47 1994", secs(10)),
+            ("Sat, 05 Nov 1994 08:49:37 GMT", secs(0)),
+            ("", None),
+            ("-5", None),
+            ("1.5", None),
+            ("soon", None),
+            ("Sun, 06 Nov 1994 08:49:37 PST", None),
+            ("Sun, 31 Feb 1994 08:49:37 GMT", None),
+        ];
+        for (value, expected) in table {
+            assert_eq!(
+                parse_retry_after(value, now),
+                expected,
+                "Retry-After {value:?}"
             );
         }
     }

@@ -627,7 +627,7 @@ def cmd_coverage(_: list[str]) -> int:
 
 
 def cmd_runbooks(_: list[str]) -> int:
-    """Every alert has a runbook annotation that points at a heading of docs/deploy.md."""
+    """Every alert has a runbook_url annotation that points at a heading of docs/deploy.md."""
     doc = (ROOT / "docs/deploy.md").read_text()
     # GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
     anchors = {
@@ -640,12 +640,12 @@ def cmd_runbooks(_: list[str]) -> int:
             for rule in group["rules"]:
                 if "alert" not in rule:
                     continue
-                runbook = rule.get("annotations", {}).get("runbook", "")
+                runbook = rule.get("annotations", {}).get("runbook_url", "")
                 page, _, anchor = runbook.partition("#")
                 if page == "docs/deploy.md" and anchor in anchors:
                     ok(f"{rule['alert']}: {runbook}")
                 else:
-                    fail(f"{rule['alert']}: runbook {runbook!r} is not a heading of docs/deploy.md")
+                    fail(f"{rule['alert']}: runbook_url {runbook!r} is not a heading of docs/deploy.md")
     return finish()
 
 

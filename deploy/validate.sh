@@ -131,7 +131,7 @@ check "promtool test rules: tests/*.yml" bash -c 'cd deploy/prometheus && promto
 "$py" deploy/validate.py prom-kubernetes-config "$tmp/prom-k8s.yml" "$tmp/targets.json" deploy/prometheus/rules \
   127.0.0.1:1,127.0.0.1:2 || die "cannot derive a config from prometheus-kubernetes.yml"
 check "promtool check config: prometheus-kubernetes.yml (discovery swapped for file_sd)" promtool check config "$tmp/prom-k8s.yml"
-check "every alert's runbook annotation is a heading of docs/deploy.md" "$py" deploy/validate.py runbooks
+check "every alert's runbook_url annotation is a heading of docs/deploy.md" "$py" deploy/validate.py runbooks
 check "amtool check-config: alertmanager.yml" amtool check-config deploy/alertmanager/alertmanager.yml
 route() { amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml --verify.receivers="$1" "${@:2}" 2>&1 | grep -v '^Warning'; }
 check "amtool: critical alerts route to oncall" route oncall severity=critical alertname=SealgateStoreUnavailable

@@ -18,6 +18,9 @@ use crate::connections::StreamTracker;
 /// What a connection's future ends with.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How long an idle connection being closed may take to finish the close handshake.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// `service`, with each request counted as an open stream of `streams` until answered.
 pub(crate) fn counted<S, B>(
     service: S,
@@ -65,6 +68,7 @@ where
 {
     let mut connection = std::pin::pin!(connection);
     let mut closing = false;
+    let mut idle_closing = false;
     loop {
         tokio::select! {
             served = connection.as_mut() => return served.map_err(Into::into),
@@ -72,7 +76,11 @@ where
                 idle_closed.inc();
                 connection.as_mut().graceful_shutdown();
                 closing = true;
+                idle_closing = true;
             }
+            // A peer that does not answer the GOAWAY's PING would keep the connection: no
+            // stream is open, so dropping it loses nothing.
+            () = tokio::time::sleep(IDLE_CLOSE_GRACE), if idle_closing => return Ok(()),
             _ = stopping.wait_for(|stop| *stop), if !closing => {
                 connection.as_mut().graceful_shutdown();
                 closing = true;

@@ -196,3 +196,55 @@ async fn healthz_answers_during_a_connection_flood() {
     let open = sealgate_testkit::gateway::metric_value(&metrics, "sealgate_open_connections");
     assert!(open.is_some_and(|open| open >= 200.0), "{open:?}");
 }
+
+/// A PROXY v2 header (TCP over IPv4) naming `source` as the client.
+fn proxy_v2_from(source: [u8; 4]) -> Vec<u8> {
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    header.extend_from_slice(&source);
+    header.extend_from_slice(&[127, 0, 0, 1, 0x30, 0x39, 0x1f, 0x90]);
+    header
+}
+
+/// Behind a trusted proxy speaking PROXY v2, the per-address cap counts the clients it
+/// names, not the proxy; a trusted peer without the header is closed; an untrusted peer is
+/// served as it is.
+#[tokio::test]
+async fn proxy_protocol_names_the_client_for_the_cap() {
+    let mut config = test_config();
+    config.trusted_proxies = vec!["127.0.0.6/32".to_owned()];
+    config.proxy_protocol = true;
+    config.limits.max_connections_per_ip = 1;
+    let gateway = TestGateway::start_with(config).await;
+    let mut first = connect_from([127, 0, 0, 6], gateway.addr()).await;
+    first
+        .write_all(&proxy_v2_from([198, 51, 100, 1]))
+        .await
+        .unwrap();
+    let mut other_client = connect_from([127, 0, 0, 6], gateway.addr()).await;
+    other_client
+        .write_all(&proxy_v2_from([198, 51, 100, 2]))
+        .await
+        .unwrap();
+    other_client
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_to_close(&mut other_client).await;
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK"), "{reply:?}");
+    let mut same_client = connect_from([127, 0, 0, 6], gateway.addr()).await;
+    same_client
+        .write_all(&proxy_v2_from([198, 51, 100, 1]))
+        .await
+        .unwrap();
+    assert!(read_to_close(&mut same_client).await.is_empty());
+    let mut no_header = connect_from([127, 0, 0, 6], gateway.addr()).await;
+    let _ = no_header
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
+        .await;
+    assert!(read_to_close(&mut no_header).await.is_empty());
+    assert_eq!(
+        healthz_from([127, 0, 0, 7], gateway.addr()).await,
+        "HTTP/1.1 200 OK"
+    );
+    drop(first);
+}

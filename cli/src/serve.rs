@@ -97,6 +97,33 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub webhook_ports: Option<Vec<u16>>,
+    /// Open connections on the API listener at most, 0 for no cap [default: 10000].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Open connections per client address (IPv6: per prefix), 0 for no cap [default: 2000].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Close HTTP/2 connections with no open stream after this long, seconds [default: 30].
+    #[arg(long, env = "SEALGATE_HTTP2_IDLE_TIMEOUT", value_name = "SECS")]
+    pub http2_idle_timeout: Option<u64>,
+    /// Largest request head, bytes (431 past it) [default: 16384].
+    #[arg(long, env = "SEALGATE_MAX_HEADER_BYTES", value_name = "BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Leading bits of an IPv6 address that name one client in limits [default: 64].
+    #[arg(long, env = "SEALGATE_IPV6_PREFIX", value_name = "BITS")]
+    pub ipv6_prefix: Option<u8>,
+    /// Proxy address ranges whose Forwarded / X-Forwarded-For (and PROXY v2) client
+    /// addresses are believed, comma-separated.
+    #[arg(
+        long,
+        env = "SEALGATE_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Connections from trusted proxies start with a PROXY protocol v2 header.
+    #[arg(long, env = "SEALGATE_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
     /// Log filter, e.g. `info` or `sealgate=debug`; `RUST_LOG` when unset [default: info].
     #[arg(long, env = "SEALGATE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -127,6 +154,16 @@ impl ServeArgs {
             self.registrations_per_ip,
         );
         overlay(&mut limits.max_waiters, self.max_waiters);
+        overlay(&mut limits.max_connections, self.max_connections);
+        overlay(
+            &mut limits.max_connections_per_ip,
+            self.max_connections_per_ip,
+        );
+        overlay(&mut limits.http2_idle_timeout_secs, self.http2_idle_timeout);
+        overlay(&mut limits.max_header_bytes, self.max_header_bytes);
+        overlay(&mut limits.ipv6_prefix_len, self.ipv6_prefix);
+        overlay(&mut config.trusted_proxies, self.trusted_proxies);
+        config.proxy_protocol |= self.proxy_protocol;
         overlay(&mut config.listen, self.listen);
         overlay(&mut config.metrics_listen, self.metrics_listen);
         overlay(&mut config.store, self.store);

@@ -1,13 +1,14 @@
 //! The gateway's shared state: configuration, store, metrics, limits and the shutdown signal.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::client_addr::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::limits::{ConcurrencyCap, RateLimiter};
+use crate::connections::{ConnectionLimits, ConnectionMetrics};
+use crate::limits::{ConcurrencyCap, IpRateLimiter, RateLimiter};
 use crate::metrics::Metrics;
 use crate::store::{MeteredStore, SharedStore};
 use crate::webhook::worker::Webhooks;
@@ -23,7 +24,7 @@ pub(crate) struct App {
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
     /// Deposits per IP address.
-    pub deposit_limiter: RateLimiter<IpAddr>,
+    pub deposit_limiter: IpRateLimiter,
     /// Mailboxes opened per client.
     pub mailbox_limiter: RateLimiter<String>,
     /// Waiting long-polls per client.
@@ -31,7 +32,11 @@ pub(crate) struct App {
     /// Waiting long-polls of all clients together.
     pub global_waiter_cap: ConcurrencyCap<()>,
     /// Client registrations per IP address.
-    pub registration_limiter: RateLimiter<IpAddr>,
+    pub registration_limiter: IpRateLimiter,
+    /// Open connections on the API listener, in total and per address.
+    pub connections: Arc<ConnectionLimits>,
+    /// The proxies whose client-address claims are believed.
+    pub trusted_proxies: TrustedProxies,
     /// The sign-in request base URL.
     pub public_url: String,
     /// Webhook delivery, unless turned off.
@@ -49,6 +54,16 @@ impl App {
     ) -> anyhow::Result<Self> {
         let limits = &config.limits;
         let metrics = Metrics::new(store.kind());
+        let connection_metrics = ConnectionMetrics::new();
+        for collector in connection_metrics.collectors() {
+            metrics.register(collector);
+        }
+        let connections = Arc::new(ConnectionLimits::new(
+            limits.max_connections,
+            limits.max_connections_per_ip,
+            limits.ipv6_prefix_len,
+            connection_metrics,
+        ));
         let store: SharedStore = Arc::new(MeteredStore::new(store, metrics.store_errors.clone()));
         let webhooks = if config.webhooks.enabled {
             let delivery = (store.clone(), metrics.clone(), clock.clone());
@@ -59,9 +74,9 @@ impl App {
         Ok(Self {
             webhooks,
             metrics,
-            deposit_limiter: RateLimiter::new(
-                limits.deposits_per_ip_per_sec,
-                limits.deposit_burst_per_ip,
+            deposit_limiter: IpRateLimiter::new(
+                RateLimiter::new(limits.deposits_per_ip_per_sec, limits.deposit_burst_per_ip),
+                limits.ipv6_prefix_len,
             ),
             mailbox_limiter: RateLimiter::new(
                 limits.mailboxes_per_client_per_sec,
@@ -72,10 +87,15 @@ impl App {
                 0 => usize::MAX,
                 max => max,
             }),
-            registration_limiter: RateLimiter::per_minute(
-                limits.registrations_per_ip_per_min,
-                limits.registration_burst_per_ip,
+            registration_limiter: IpRateLimiter::new(
+                RateLimiter::per_minute(
+                    limits.registrations_per_ip_per_min,
+                    limits.registration_burst_per_ip,
+                ),
+                limits.ipv6_prefix_len,
             ),
+            connections,
+            trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
             public_url: config.public_base_url(),
             config,
             store,

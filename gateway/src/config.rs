@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// The shortest registration token accepted: 32 characters (`openssl rand -hex 32` gives 64).
 pub const MIN_REGISTRATION_TOKEN_LEN: usize = 32;
 
+/// The smallest `limits.max_header_bytes`: hyper's smallest HTTP/1.1 read buffer.
+pub const MIN_HEADER_BYTES: usize = 8192;
+
 /// Everything `sealgate serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +46,14 @@ pub struct Config {
     pub limits: Limits,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// Address ranges (`10.0.0.0/8`, `2001:db8::/32`, a bare address) of load balancers or
+    /// proxies whose client-address claims are believed: their `Forwarded` /
+    /// `X-Forwarded-For` headers, and with `proxy_protocol` their PROXY v2 header. Empty:
+    /// every client is its TCP peer.
+    pub trusted_proxies: Vec<String>,
+    /// Connections from `trusted_proxies` start with a PROXY protocol v2 header (one without
+    /// it is closed); connections from other peers are served as they are.
+    pub proxy_protocol: bool,
 }
 
 /// Webhook delivery settings.
@@ -95,6 +106,8 @@ impl Default for Config {
             open_registration: false,
             limits: Limits::default(),
             webhooks: WebhookConfig::default(),
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
         }
     }
 }
@@ -138,6 +151,21 @@ pub struct Limits {
     pub body_read_timeout_secs: u64,
     /// Time in-flight requests get to finish on shutdown, seconds.
     pub shutdown_grace_secs: u64,
+    /// Open connections on the API listener at most (0 turns the cap off); past it a new
+    /// connection is closed at once.
+    pub max_connections: usize,
+    /// Open connections from one client address (one IPv6 prefix) at most (0 turns the cap
+    /// off). Enough for an app backend holding its `max_waiters_per_client` long-polls over
+    /// HTTP/1.1, one connection each, and its other requests.
+    pub max_connections_per_ip: usize,
+    /// An HTTP/2 connection with no open stream for this long is closed (GOAWAY), seconds.
+    pub http2_idle_timeout_secs: u64,
+    /// Largest request head: HTTP/1.1 read buffer (a longer head is answered 431) and
+    /// HTTP/2 header list, bytes; at least 8192.
+    pub max_header_bytes: usize,
+    /// IPv6 clients are counted, in rate limits and connection caps, by this many leading
+    /// bits of their address (one subscriber usually holds a /64).
+    pub ipv6_prefix_len: u8,
 }
 
 impl Default for Limits {
@@ -160,6 +188,11 @@ impl Default for Limits {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             shutdown_grace_secs: 10,
+            max_connections: 10_000,
+            max_connections_per_ip: 2_000,
+            http2_idle_timeout_secs: 30,
+            max_header_bytes: 16 * 1024,
+            ipv6_prefix_len: 64,
         }
     }
 }
@@ -168,6 +201,10 @@ impl Limits {
     /// [`Limits::header_read_timeout_secs`] as a duration.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+    /// [`Limits::http2_idle_timeout_secs`] as a duration.
+    pub fn http2_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.http2_idle_timeout_secs)
     }
     /// [`Limits::body_read_timeout_secs`] as a duration.
     pub fn body_read_timeout(&self) -> Duration {
@@ -210,6 +247,7 @@ impl Config {
             "tls_cert and tls_key go together"
         );
         self.validate_registration()?;
+        self.validate_connections()?;
         anyhow::ensure!(
             !self.webhooks.allowed_ports.is_empty() && !self.webhooks.allowed_ports.contains(&0),
             "webhooks.allowed_ports must name at least one port, and not 0"
@@ -242,6 +280,31 @@ impl Config {
                 self.listen
             );
         }
+        Ok(())
+    }
+
+    /// Connection limits and client addresses.
+    fn validate_connections(&self) -> anyhow::Result<()> {
+        let limits = &self.limits;
+        anyhow::ensure!(
+            limits.max_header_bytes >= MIN_HEADER_BYTES
+                && u32::try_from(limits.max_header_bytes).is_ok(),
+            "limits.max_header_bytes must be between {MIN_HEADER_BYTES} and {}",
+            u32::MAX
+        );
+        anyhow::ensure!(
+            (1..=128).contains(&limits.ipv6_prefix_len),
+            "limits.ipv6_prefix_len must be between 1 and 128"
+        );
+        anyhow::ensure!(
+            limits.http2_idle_timeout_secs >= 1,
+            "limits.http2_idle_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            !self.proxy_protocol || !self.trusted_proxies.is_empty(),
+            "proxy_protocol needs trusted_proxies: the ranges whose PROXY headers are believed"
+        );
+        crate::client_addr::TrustedProxies::parse(&self.trusted_proxies)?;
         Ok(())
     }
 
@@ -358,5 +421,40 @@ mod tests {
         assert!(config.validate().is_err());
         config.webhooks.allowed_ports = vec![443];
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn connection_settings_are_checked() {
+        let check = |edit: fn(&mut Config)| {
+            let mut config = Config::default();
+            edit(&mut config);
+            config.validate().map_err(|error| error.to_string())
+        };
+        assert!(check(|_| ()).is_ok());
+        assert!(
+            check(|c| c.limits.max_header_bytes = 8191)
+                .unwrap_err()
+                .contains("max_header_bytes")
+        );
+        assert!(
+            check(|c| c.limits.ipv6_prefix_len = 0)
+                .unwrap_err()
+                .contains("ipv6_prefix_len")
+        );
+        assert!(check(|c| c.limits.ipv6_prefix_len = 129).is_err());
+        assert!(check(|c| c.limits.http2_idle_timeout_secs = 0).is_err());
+        assert!(
+            check(|c| c.proxy_protocol = true)
+                .unwrap_err()
+                .contains("trusted_proxies")
+        );
+        assert!(check(|c| c.trusted_proxies = vec!["10.0.0.0/40".into()]).is_err());
+        assert!(
+            check(|c| {
+                c.trusted_proxies = vec!["10.0.0.0/8".into()];
+                c.proxy_protocol = true;
+            })
+            .is_ok()
+        );
     }
 }

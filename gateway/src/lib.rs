@@ -18,10 +18,13 @@ pub mod store;
 
 mod api;
 mod app;
+mod client_addr;
+mod connections;
 mod http;
 mod limits;
 mod metrics;
 mod server;
+mod server_drive;
 mod tls;
 mod webhook;
 

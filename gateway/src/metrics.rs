@@ -247,6 +247,13 @@ impl Metrics {
         }
     }
 
+    /// Registers a collector kept by another module (its names are that module's constants).
+    pub(crate) fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("unique metric names");
+    }
+
     /// The registry in the Prometheus text format.
     pub(crate) fn render(&self) -> String {
         let mut buffer = Vec::new();

@@ -1,7 +1,6 @@
 //! The listeners: accept connections (TLS when configured), serve HTTP/1.1 and HTTP/2, and
 //! shut down gracefully.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,9 +18,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::router;
 use crate::app::{App, SharedApp};
+use crate::client_addr::{PROXY_FIXED_LEN, ProxyError, parse_proxy_v2};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::connections::{ConnectionPermit, StreamTracker};
 use crate::http::first_byte::FirstByteDeadline;
+use crate::server_drive::{AcceptErrors, counted, drive};
 use crate::store::{self, SharedStore};
 use crate::tls::reload::CertReloader;
 
@@ -92,6 +94,10 @@ impl Gateway {
         let (stop, stopping) = watch::channel(false);
         let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
         let app = Arc::new(App::new(config, store, clock, stopping.clone())?);
+        let open_files = crate::connections::raise_open_files_limit();
+        let shown = open_files.map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        app.connections.metrics().open_files_limit.set(shown);
+        tracing::info!(open_files_limit = ?open_files, "open-files limit");
         if let Some(webhooks) = &app.webhooks {
             tokio::spawn(crate::webhook::worker::run(
                 webhooks.clone(),
@@ -165,42 +171,75 @@ async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let header_timeout = app.config.limits.header_read_timeout();
+    let max_head = app.config.limits.max_header_bytes;
+    // Checked by `Config::validate`.
+    let max_header_list = u32::try_from(max_head).unwrap_or(u32::MAX);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
+        .max_buf_size(max_head)
         .header_read_timeout(app.config.limits.header_read_timeout());
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_header_list_size(max_header_list)
         .keep_alive_interval(Some(HTTP2_KEEP_ALIVE_INTERVAL))
         .keep_alive_timeout(HTTP2_KEEP_ALIVE_TIMEOUT);
     let mut http1 = http1::Builder::new();
     http1
         .timer(TokioTimer::new())
+        .max_buf_size(max_head)
         .header_read_timeout(app.config.limits.header_read_timeout());
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())
+        .max_header_list_size(max_header_list)
         .keep_alive_interval(Some(HTTP2_KEEP_ALIVE_INTERVAL))
         .keep_alive_timeout(HTTP2_KEEP_ALIVE_TIMEOUT);
     let builders = Arc::new(Builders {
         detect: builder,
         http1,
         http2,
+        http2_idle_timeout: app.config.limits.http2_idle_timeout(),
+        http2_idle_closed: app.connections.metrics().http2_idle_closed.clone(),
     });
+    let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
             accepted = api.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let trusted = app.trusted_proxies.trusts(peer.ip());
+                    // A trusted proxy carries many clients: only the total counts it.
+                    let Ok(permit) = app.connections.admit((!trusted).then_some(peer.ip())) else {
+                        drop(stream);
+                        continue;
+                    };
                     let app = app.clone();
-                    let service = service_fn(move |request| {
-                        let app = app.clone();
-                        async move { Ok::<_, std::convert::Infallible>(router::serve_api(&app, request, peer).await) }
+                    let proxied = trusted && app.config.proxy_protocol;
+                    let builders = builders.clone();
+                    let watcher = graceful.watcher();
+                    let stopping = stopping.clone();
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        let Some((stream, peer, _permit)) =
+                            read_proxy_header(&app, stream, peer, permit, proxied, header_timeout).await
+                        else {
+                            return;
+                        };
+                        let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                            let app = app.clone();
+                            async move {
+                                // A trusted proxy's forwarding headers may name the client.
+                                let client = app.trusted_proxies.client_of(peer.ip(), request.headers());
+                                let client = SocketAddr::new(client, peer.port());
+                                Ok::<_, std::convert::Infallible>(router::serve_api(&app, request, client).await)
+                            }
+                        });
+                        serve_connection(&builders, watcher, stopping, stream, tls, header_timeout, service).await;
                     });
-                    spawn_connection(&builders, &graceful, &stopping, stream, tls.clone(), header_timeout, service);
                 }
-                Err(error) => accept_error(error).await,
+                Err(error) => accept_errors.handle(error, &app).await,
             },
             accepted = metrics.accept() => match accepted {
                 Ok((stream, _)) => {
@@ -209,9 +248,12 @@ async fn serve(
                         let app = app.clone();
                         async move { Ok::<_, std::convert::Infallible>(router::serve_metrics(&app, request).await) }
                     });
-                    spawn_connection(&builders, &graceful, &stopping, stream, None, header_timeout, service);
+                    let (builders, watcher, stopping) = (builders.clone(), graceful.watcher(), stopping.clone());
+                    tokio::spawn(async move {
+                        serve_connection(&builders, watcher, stopping, stream, None, header_timeout, service).await;
+                    });
                 }
-                Err(error) => accept_error(error).await,
+                Err(error) => accept_errors.handle(error, &app).await,
             },
             () = stopped(&mut stopping) => break,
         }
@@ -235,10 +277,12 @@ struct Builders {
     detect: auto::Builder<TokioExecutor>,
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
+    http2_idle_timeout: Duration,
+    http2_idle_closed: prometheus::IntCounter,
 }
 
 /// What a connection's future ends with.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::server_drive::BoxError;
 
 /// What a plain-TCP client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,10 +316,58 @@ async fn peek_protocol(stream: &TcpStream) -> std::io::Result<Protocol> {
     }
 }
 
-fn spawn_connection<S, B>(
-    builders: &Arc<Builders>,
-    graceful: &GracefulShutdown,
-    stopping: &watch::Receiver<bool>,
+/// With `proxied`, reads the PROXY v2 header the trusted proxy sends first and counts the
+/// connection against the client it names (closing it past the per-address cap); a
+/// connection without a valid header in time is closed.
+async fn read_proxy_header(
+    app: &App,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    permit: ConnectionPermit,
+    proxied: bool,
+    timeout: Duration,
+) -> Option<(TcpStream, SocketAddr, ConnectionPermit)> {
+    use tokio::io::AsyncReadExt as _;
+    if !proxied {
+        return Some((stream, peer, permit));
+    }
+    let read = async {
+        let mut header = vec![0u8; PROXY_FIXED_LEN];
+        stream.read_exact(&mut header).await.ok()?;
+        let parsed = match parse_proxy_v2(&header) {
+            Err(ProxyError::Incomplete(len)) => {
+                header.resize(len, 0);
+                stream
+                    .read_exact(&mut header[PROXY_FIXED_LEN..])
+                    .await
+                    .ok()?;
+                parse_proxy_v2(&header)
+            }
+            parsed => parsed,
+        };
+        match parsed {
+            Ok(parsed) => Some(parsed.source),
+            Err(error) => {
+                tracing::debug!(%error, %peer, "trusted proxy sent no valid PROXY header");
+                None
+            }
+        }
+    };
+    let source = tokio::time::timeout(timeout, read).await.ok()??;
+    let Some(source) = source else {
+        // LOCAL (the proxy's own health check): the proxy is the client.
+        return Some((stream, peer, permit));
+    };
+    drop(permit);
+    let permit = app.connections.admit(Some(source.ip())).ok()?;
+    Some((stream, source, permit))
+}
+
+/// Serves one accepted connection until it ends or the gateway stops.
+async fn serve_connection<S, B>(
+    builders: &Builders,
+    watcher: Watcher,
+    mut stopping: watch::Receiver<bool>,
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     first_byte_timeout: Duration,
@@ -293,57 +385,64 @@ fn spawn_connection<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let builders = builders.clone();
-    let watcher = graceful.watcher();
-    let mut stopping = stopping.clone();
-    tokio::spawn(async move {
-        let served: std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> = match tls
-        {
-            None => {
-                // No first byte in time, the client gone, or the gateway stopping: close.
-                let protocol = tokio::select! {
-                    protocol = tokio::time::timeout(first_byte_timeout, peek_protocol(&stream)) => protocol,
-                    () = stopped(&mut stopping) => return,
-                };
-                let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
-                match protocol {
-                    Ok(Ok(Protocol::Http1)) => {
-                        let connection = builders.http1.serve_connection(io, service);
-                        Box::pin(async move { Ok(watcher.watch(connection).await?) })
-                    }
-                    Ok(Ok(Protocol::Http2)) => {
-                        let connection = builders.http2.serve_connection(io, service);
-                        Box::pin(async move { Ok(watcher.watch(connection).await?) })
-                    }
-                    _ => return,
+    let streams = Arc::new(StreamTracker::default());
+    let served: Result<(), BoxError> = match tls {
+        None => {
+            // No first byte in time, the client gone, or the gateway stopping: close.
+            let protocol = tokio::select! {
+                protocol = tokio::time::timeout(first_byte_timeout, peek_protocol(&stream)) => protocol,
+                () = stopped(&mut stopping) => return,
+            };
+            let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
+            match protocol {
+                Ok(Ok(Protocol::Http1)) => {
+                    let connection = builders.http1.serve_connection(io, service);
+                    watcher.watch(connection).await.map_err(Into::into)
                 }
+                Ok(Ok(Protocol::Http2)) => {
+                    let service = counted(service, &streams);
+                    let connection = builders.http2.serve_connection(io, service);
+                    let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
+                    drive(
+                        connection,
+                        &streams,
+                        idle,
+                        stopping,
+                        &builders.http2_idle_closed,
+                    )
+                    .await
+                }
+                _ => return,
             }
-            Some(acceptor) => {
-                // Boxed: the handshake's state is large, and would otherwise size every
-                // connection's task, TLS or not.
-                let handshake = Box::pin(acceptor.accept(stream));
-                let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await
-                else {
-                    return;
-                };
-                let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
-                let connection = builders.detect.serve_connection(io, service).into_owned();
-                Box::pin(watcher.watch(connection))
-            }
-        };
-        if let Err(error) = served.await {
-            tracing::debug!(%error, "connection closed with an error");
         }
-    });
+        Some(acceptor) => {
+            // Boxed: the handshake's state is large, and would otherwise size every
+            // connection's task, TLS or not.
+            let handshake = Box::pin(acceptor.accept(stream));
+            let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await
+            else {
+                return;
+            };
+            let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
+            let service = counted(service, &streams);
+            let connection = builders.detect.serve_connection(io, service).into_owned();
+            let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
+            drive(
+                connection,
+                &streams,
+                idle,
+                stopping,
+                &builders.http2_idle_closed,
+            )
+            .await
+        }
+    };
+    if let Err(error) = served {
+        tracing::debug!(%error, "connection closed with an error");
+    }
 }
 
 /// Resolves once `stopping` turns true (or its sender is gone).
 async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
-}
-
-/// Accept errors (out of file descriptors, say) are transient: pause instead of spinning.
-async fn accept_error(error: std::io::Error) {
-    tracing::warn!(%error, "accept failed");
-    tokio::time::sleep(Duration::from_millis(50)).await;
 }

@@ -247,11 +247,9 @@ impl BridgeConfig {
     }
 }
 
+/// The spec's example configuration, for unit tests here and beside.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const EXAMPLE: &str = r#"
+pub(crate) const TEST_CONFIG: &str = r#"
 issuer = "http://127.0.0.1:9000"
 gateway = "http://127.0.0.1:8080"
 credentials = "bridge-credentials.json"
@@ -267,6 +265,12 @@ name = "Flask demo"
 issuer = "https://issuer.demo.invalid"
 jwks_file = "issuer.jwks"
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = TEST_CONFIG;
 
     fn with(replace: &str, by: &str) -> Result<BridgeConfig, ConfigError> {
         BridgeConfig::parse(&EXAMPLE.replace(replace, by))

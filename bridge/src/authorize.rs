@@ -192,3 +192,54 @@ mod tests {
         );
     }
 }
+
+/// The redirect back to the website (RFC 6749 §4.1.2, RFC 9207 `iss`): `params` are appended
+/// to the registered URI's own query, form-encoded, followed by `state` and `iss`.
+pub fn redirect_url(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(params);
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    query.append_pair("iss", issuer);
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{separator}{}", query.finish())
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::redirect_url;
+
+    #[test]
+    fn error_redirect_carries_state_and_iss() {
+        let url = redirect_url(
+            "https://site.example/cb",
+            &[("error", "access_denied")],
+            Some("a b&c"),
+            "http://127.0.0.1:9000",
+        );
+        assert_eq!(
+            url,
+            "https://site.example/cb?error=access_denied&state=a+b%26c&iss=http%3A%2F%2F127.0.0.1%3A9000"
+        );
+    }
+
+    #[test]
+    fn existing_query_is_kept() {
+        let url = redirect_url(
+            "https://site.example/cb?x=1",
+            &[("code", "c")],
+            None,
+            "https://b.example",
+        );
+        assert_eq!(
+            url,
+            "https://site.example/cb?x=1&code=c&iss=https%3A%2F%2Fb.example"
+        );
+    }
+}

@@ -4,7 +4,7 @@ use crate::config::{BridgeConfig, ClientConfig};
 use crate::pkce;
 
 /// A validated authorization request.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
     /// The website's `client_id`.
     pub client_id: String,

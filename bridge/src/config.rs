@@ -64,7 +64,8 @@ pub struct ClientConfig {
     pub redirect_uris: Vec<String>,
     /// Name shown on the sign-in page.
     pub name: String,
-    /// Logo shown on the sign-in page.
+    /// Logo shown on the sign-in page: a `data:image/…` URI, or a path on the bridge's own
+    /// origin (the page loads nothing from other origins).
     #[serde(default)]
     pub logo_uri: Option<String>,
     /// Signing algorithm of this client's ID tokens.
@@ -214,6 +215,15 @@ impl BridgeConfig {
                     "at least one redirect URI is needed",
                 ));
             }
+            if let Some(logo) = &client.logo_uri
+                && !(logo.starts_with("data:image/")
+                    || (logo.starts_with('/') && !logo.starts_with("//")))
+            {
+                return Err(invalid(
+                    key("logo_uri"),
+                    "must be a data:image/ URI or a path on the bridge's own origin (the page loads nothing from other origins)",
+                ));
+            }
             for uri in &client.redirect_uris {
                 let absolute = uri.starts_with("https://") || uri.starts_with("http://");
                 if !absolute || uri.contains('#') {
@@ -239,6 +249,49 @@ impl BridgeConfig {
             }
         }
         Ok(())
+    }
+
+    /// Replaces the top-level settings named by `SEALGATE_BRIDGE_*` variables (`var` reads one:
+    /// `std::env::var` in the command, a table in tests): `ISSUER`, `LISTEN`, `GATEWAY`,
+    /// `CREDENTIALS`, `KEY` (paths separated by `:`), `REGISTRATION_TOKEN`, `SIGNING_KEY`,
+    /// `SIGNIN_TTL_SECS`. Clients and trusted issuers come from the file only.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| var(&format!("SEALGATE_BRIDGE_{name}")).filter(|v| !v.is_empty());
+        if let Some(value) = get("ISSUER") {
+            self.issuer = value;
+        }
+        if let Some(value) = get("LISTEN") {
+            self.listen = value
+                .parse()
+                .map_err(|_| invalid("SEALGATE_BRIDGE_LISTEN", "must be an address:port"))?;
+        }
+        if let Some(value) = get("GATEWAY") {
+            self.gateway = value;
+        }
+        if let Some(value) = get("CREDENTIALS") {
+            self.credentials = value.into();
+        }
+        if let Some(value) = get("KEY") {
+            self.key = value.split(':').map(PathBuf::from).collect();
+        }
+        if let Some(value) = get("REGISTRATION_TOKEN") {
+            self.registration_token = Some(Secret(value));
+        }
+        if let Some(value) = get("SIGNING_KEY") {
+            self.signing_key = value.into();
+        }
+        if let Some(value) = get("SIGNIN_TTL_SECS") {
+            self.signin_ttl_secs = value
+                .parse()
+                .map_err(|_| invalid("SEALGATE_BRIDGE_SIGNIN_TTL_SECS", "must be a number"))?;
+        }
+        self.validate()
+    }
+
+    /// Parses a configuration file's text without validating it (the command applies the
+    /// variables and flags first, then validates).
+    pub fn parse_unvalidated(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().to_owned()))
     }
 
     /// The client with this `client_id`.
@@ -343,6 +396,43 @@ mod tests {
                 "give exactly one of jwks_file and jwks_uri"
             )
         );
+    }
+
+    #[test]
+    fn variables_replace_file_settings() {
+        let mut config = BridgeConfig::parse(TEST_CONFIG).unwrap();
+        let vars = [
+            ("SEALGATE_BRIDGE_LISTEN", "127.0.0.1:9100"),
+            ("SEALGATE_BRIDGE_SIGNIN_TTL_SECS", "60"),
+            ("SEALGATE_BRIDGE_KEY", "a.jwk:b.jwk"),
+            ("SEALGATE_BRIDGE_ISSUER", ""),
+        ];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        config.apply_env(lookup).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.signin_ttl_secs, 60);
+        assert_eq!(config.key.len(), 2);
+        assert_eq!(config.issuer, "http://127.0.0.1:9000");
+        let bad = |name: &str| (name == "SEALGATE_BRIDGE_SIGNIN_TTL_SECS").then(|| "5".to_owned());
+        assert!(config.apply_env(bad).is_err());
+    }
+
+    #[test]
+    fn logo_must_not_load_from_another_origin() {
+        let with_logo = |logo: &str| {
+            BridgeConfig::parse(&TEST_CONFIG.replace(
+                "name = \"Flask demo\"",
+                &format!("name = \"Flask demo\"\nlogo_uri = \"{logo}\""),
+            ))
+        };
+        assert!(with_logo("/static/logo.svg").is_ok());
+        assert!(with_logo("data:image/png;base64,AAAA").is_ok());
+        assert!(with_logo("https://cdn.example/logo.png").is_err());
+        assert!(with_logo("//cdn.example/logo.png").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! [`run`]; nothing else depends on this crate.
 
 mod app;
+mod bridge;
 mod completions;
 mod credentials;
 mod exit;
@@ -13,6 +14,7 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
+pub use bridge::BridgeArgs;
 pub use completions::CompletionsArgs;
 pub use exit::ExitStatus;
 pub use logging::LogFormat;
@@ -34,6 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway (memory store on 127.0.0.1:8080, metrics on 127.0.0.1:9090 by default).
     Serve(Box<ServeArgs>),
+    /// Website: run the OpenID Provider bridge beside the website's app (127.0.0.1:9000 by
+    /// default): its OIDC library signs users in through sealgate.
+    Bridge(Box<BridgeArgs>),
     /// Make an X25519 key pair: the private JWK to a file, the public JWK on stdout.
     Keygen(KeygenArgs),
     /// Seal stdin to a public key; the compact JWE on stdout.
@@ -60,6 +65,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Bridge(args) => bridge::run(*args),
         Command::Keygen(args) => offline::keygen(args),
         Command::Seal(args) => offline::seal(args),
         Command::Open(args) => offline::open(args),

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod app;
+pub mod credentials;
 mod error;
 mod http;
 mod idtoken;

@@ -1,4 +1,4 @@
-//! Sign-in requests as QR codes: PNG bytes and terminal text.
+//! Sign-in requests as QR codes: PNG bytes, SVG markup and terminal text.
 
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{Color, EcLevel, QrCode};
@@ -54,6 +54,34 @@ pub fn png(text: &str) -> Vec<u8> {
     out
 }
 
+/// `text` as a QR code in SVG markup (one path of unit squares, with its quiet zone), sized by
+/// the page that shows it; `label` is its accessible name.
+pub fn svg(text: &str, label: &str) -> String {
+    let code = code(text);
+    let modules = code.width();
+    let side = modules + 2 * QUIET_ZONE;
+    let mut path = String::new();
+    for (index, color) in code.to_colors().iter().enumerate() {
+        if *color == Color::Dark {
+            let (x, y) = (index % modules + QUIET_ZONE, index / modules + QUIET_ZONE);
+            path.push_str(&format!("M{x} {y}h1v1h-1z"));
+        }
+    }
+    let label: String = label
+        .chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            other => other.to_string(),
+        })
+        .collect();
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" shape-rendering="crispEdges" role="img" aria-label="{label}"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d="{path}"/></svg>"##
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +91,18 @@ mod tests {
         let png = png("sealgate:signin?v=1");
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert!(terminal("sealgate:signin?v=1").lines().count() > 10);
+    }
+
+    #[test]
+    fn svg_draws_the_same_modules_as_the_png() {
+        let svg = svg("sealgate:signin?v=1", "QR \"code\" <x>");
+        assert!(svg.starts_with("<svg "));
+        assert!(svg.contains(r#"aria-label="QR &quot;code&quot; &lt;x&gt;""#));
+        let dark = code("sealgate:signin?v=1")
+            .to_colors()
+            .iter()
+            .filter(|c| **c == Color::Dark)
+            .count();
+        assert_eq!(svg.matches('M').count(), dark);
     }
 }

@@ -60,6 +60,8 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Answers are small and written whole: send them at once.
+        let _ = stream.set_nodelay(true);
         let bridge = bridge.clone();
         let service = service_fn(move |request| {
             let bridge = bridge.clone();

@@ -30,6 +30,7 @@ pub struct Stack {
     pub bridge: String,
     pub dir: PathBuf,
     pub http: HttpClient,
+    pub phone: Phone,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -67,7 +68,20 @@ jwks_file = "issuer.jwks"
 impl Stack {
     /// A gateway, an issuer and a bridge whose sign-ins live `ttl` seconds.
     pub async fn start(ttl: u64) -> Self {
-        let gateway = TestGateway::start().await;
+        Self::start_on(TestGateway::start().await, ttl).await
+    }
+
+    /// Like [`start`](Self::start), with the gateway's rate limits off (for load).
+    pub async fn start_unlimited(ttl: u64) -> Self {
+        let mut config = sealgate_testkit::test_config();
+        config.limits.deposits_per_ip_per_sec = 0;
+        config.limits.mailboxes_per_client_per_sec = 0;
+        config.limits.max_open_mailboxes_per_client = 100_000;
+        config.limits.max_waiters_per_client = 100_000;
+        Self::start_on(TestGateway::start_with(config).await, ttl).await
+    }
+
+    async fn start_on(gateway: TestGateway, ttl: u64) -> Self {
         let issuer = TestIssuer::generate(ISSUER).unwrap();
         let dir =
             std::env::temp_dir().join(format!("sealgate-bridge-test-{}", random_token::<8>()));
@@ -79,6 +93,7 @@ impl Stack {
             bridge: String::new(),
             dir,
             http: http_client(),
+            phone: Phone::new().unwrap(),
             stop: None,
             task: None,
         };

@@ -141,7 +141,9 @@ export class Stack {
     this.issuerLines = createInterface({ input: issuer.child.stdout })[Symbol.asyncIterator]();
 
     await waitHealthy(`http://127.0.0.1:${gatewayPort}/healthz`, gateway);
-    const ready = await Promise.race([this.issuerLines.next(), sleep(20_000).then(() => ({ value: "timeout" }))]);
+    let timer;
+    const timeout = new Promise((done) => (timer = setTimeout(() => done({ value: "(timed out)" }), 20_000)));
+    const ready = await Promise.race([this.issuerLines.next(), timeout]).finally(() => clearTimeout(timer));
     if (ready.value !== "ready") throw new Error(`test_issuer did not print ready (${ready.value}): ${issuer.log}`);
 
     const config = join(this.dir, "bridge.toml");

@@ -74,21 +74,11 @@ async fn unknown_metadata_is_ignored() {
 }
 
 #[tokio::test]
-async fn conflicting_name_and_client_name_are_refused() {
+async fn client_name_wins_over_its_alias_and_one_of_them_is_required() {
     let gw = TestGateway::start().await;
     let body = json!({ "client_name": "One", "name": "Other", "jwks": fresh_jwks() });
-    let reply = gw.register_raw(&body, None).await;
-    let error = reply.assert_registration_error(
-        400,
-        "invalid-client-metadata",
-        Some("invalid_client_metadata"),
-    );
-    assert!(
-        error["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("client_name")
-    );
+    let answer = registered(&gw, &body).await;
+    assert_eq!(answer["client_name"], "One", "{answer}");
 
     let nameless = gw
         .register_raw(&json!({ "jwks": fresh_jwks() }), None)

@@ -40,14 +40,10 @@ struct Registration {
 }
 
 impl Registration {
-    /// The client's name: `client_name`, or its alias `name`; both given must agree.
+    /// The client's name: `client_name`, or its alias `name` when `client_name` is absent
+    /// (RFC 7591 names the member `client_name`; the alias never overrides it).
     fn client_name(&self) -> Result<&str, ApiError> {
         let name = match (&self.client_name, &self.name) {
-            (Some(client_name), Some(name)) if client_name != name => {
-                return Err(ApiError::InvalidClientMetadata(
-                    "client_name and name (its alias) differ; send client_name alone".into(),
-                ));
-            }
             (Some(name), _) | (None, Some(name)) => name.trim(),
             (None, None) => {
                 return Err(ApiError::InvalidClientMetadata(

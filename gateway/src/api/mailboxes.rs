@@ -40,9 +40,32 @@ struct Opened<'a> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct OpenRequest {
+    #[serde(default, deserialize_with = "whole_seconds")]
     ttl: Option<u64>,
     nonce: Option<String>,
     kid: Option<String>,
+}
+
+/// A number of seconds: a JSON integer, or a number with no fraction (`120.0`), which JSON
+/// Schema counts as an integer too.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let number: Option<serde_json::Number> = Deserialize::deserialize(deserializer)?;
+    let Some(number) = number else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_u64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        Some(float) if float.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&float) => {
+            Ok(Some(float as u64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "ttl must be a whole number of seconds, not {number}"
+        ))),
+    }
 }
 
 /// `POST /v1/mailboxes`: opens a mailbox and returns its sign-in request.
@@ -320,5 +343,32 @@ mod tests {
             "poll_url": "/v1/mailboxes/m",
         });
         assert_eq!(serde_json::to_string(&opened).unwrap(), value.to_string());
+    }
+}
+
+#[cfg(test)]
+mod open_request_tests {
+    use super::OpenRequest;
+
+    fn ttl(body: &str) -> Result<Option<u64>, String> {
+        serde_json::from_str::<OpenRequest>(body)
+            .map(|r| r.ttl)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ttl_is_a_whole_number_in_either_json_spelling() {
+        assert_eq!(ttl(r#"{"ttl": 120}"#), Ok(Some(120)));
+        assert_eq!(ttl(r#"{"ttl": 120.0}"#), Ok(Some(120)));
+        assert_eq!(ttl(r#"{"ttl": null}"#), Ok(None));
+        assert_eq!(ttl("{}"), Ok(None));
+        for refused in [
+            r#"{"ttl": 1.5}"#,
+            r#"{"ttl": -1}"#,
+            r#"{"ttl": "5"}"#,
+            r#"{"ttl": 1e300}"#,
+        ] {
+            assert!(ttl(refused).is_err(), "{refused}");
+        }
     }
 }

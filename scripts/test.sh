@@ -63,6 +63,20 @@ step "load generator smoke: each sealgate-load scenario for 3 s against a debug 
 
 step "end-to-end demo: sealgate serve, register, request, a simulated phone sends, the app verifies" && examples/demo.sh
 
+step "Chromium and ChromeDriver for the browser tests (Debian's chromium, chromium-driver)"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo -n); fi
+  if command -v apt-get >/dev/null 2>&1 \
+    && "${as_root[@]}" apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null; then
+    echo "installed $(/usr/bin/chromium --version)"
+  else
+    echo "/usr/bin/chromium or /usr/bin/chromedriver is missing and could not be installed: apt-get install -y chromium chromium-driver" >&2
+    exit 1
+  fi
+fi
+
 step "interoperability with independent implementations (Python)"
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
@@ -72,22 +86,14 @@ fi
 SEALGATE_BIN="$sealgate" "$venv/bin/python" -m pytest -q interop
 
 step "JavaScript package @sealgate/client (client-sdk/js): vectors, shared rejections, interop with the CLI and pyhpke, a real gateway, headless Chromium"
-# Never skips: node and npm must be there, and Debian's chromium is installed when missing.
+# Never skips: node and npm must be there (Chromium was installed above).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "node and npm are missing: install Node.js 20 or later" >&2
   exit 1
 fi
-if [ ! -x /usr/bin/chromium ]; then
-  as_root=()
-  if [ "$(id -u)" != 0 ]; then as_root=(sudo -n); fi
-  if command -v apt-get >/dev/null 2>&1 \
-    && "${as_root[@]}" apt-get update -qq \
-    && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null; then
-    echo "installed $(/usr/bin/chromium --version)"
-  else
-    echo "/usr/bin/chromium is missing and could not be installed: apt-get install -y chromium" >&2
-    exit 1
-  fi
-fi
 (cd client-sdk/js && npm ci --no-audit --no-fund --silent \
   && SEALGATE_BIN="$sealgate" SEALGATE_PYTHON="$venv/bin/python" npm test)
+
+step "the bridge with openid-client v6 (bridge/tests/node): discovery, code flow with PKCE, ID token and userinfo checked by the library, refusals"
+(cd bridge/tests/node && npm ci --no-audit --no-fund --silent \
+  && SEALGATE_BIN="$sealgate" npm test)

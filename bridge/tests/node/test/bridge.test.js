@@ -15,12 +15,17 @@ let stack;
 let issuer;
 
 before(async () => {
-  stack = new Stack();
-  try {
-    await stack.start();
-  } catch (error) {
-    await stack.stop();
-    throw error;
+  // A second try only if the first lost a race for a free port to another process.
+  for (let attempt = 1; ; attempt += 1) {
+    stack = new Stack();
+    try {
+      await stack.start();
+      break;
+    } catch (error) {
+      await stack.stop();
+      if (attempt === 2 || !/address already in use|Address in use|AddrInUse/i.test(error.message)) throw error;
+      console.error(`starting the stack again: ${error.message}`);
+    }
   }
   issuer = new URL(stack.bridge);
 });

@@ -26,16 +26,22 @@ export const PUBLIC = { client_id: "node-public" };
 
 const COOKIE = "sealgate_bridge_session";
 
-/** A free loopback TCP port. */
-async function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
+/** `count` distinct free loopback TCP ports (all held open together, so none repeats). */
+async function freePorts(count) {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise((done, fail) => {
+          const server = createServer();
+          server.once("error", fail);
+          server.listen(0, "127.0.0.1", () => done(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => server.address().port);
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports;
 }
 
 function sleep(ms) {
@@ -130,7 +136,7 @@ export class Stack {
 
   async start() {
     this.dir = await mkdtemp(join(tmpdir(), "sealgate-bridge-node-"));
-    const [gatewayPort, metricsPort, bridgePort] = [await freePort(), await freePort(), await freePort()];
+    const [gatewayPort, metricsPort, bridgePort] = await freePorts(3);
 
     const gateway = launch("gateway", SEALGATE_BIN, ["serve", "--listen", `127.0.0.1:${gatewayPort}`, "--metrics-listen", `127.0.0.1:${metricsPort}`, "--store", "memory"]);
     this.children.push(gateway);

@@ -47,8 +47,15 @@ async fn main() {
 
     // Warm both paths (connections, caches) before timing.
     run(&stack, &app, &bridge_keys, &issuer_keys, 50, concurrency).await;
-    let (bridge_rate, direct_rate, mut added) =
-        run(&stack, &app, &bridge_keys, &issuer_keys, signins, concurrency).await;
+    let (bridge_rate, direct_rate, mut added) = run(
+        &stack,
+        &app,
+        &bridge_keys,
+        &issuer_keys,
+        signins,
+        concurrency,
+    )
+    .await;
     added.sort();
     let at = |q: f64| added[((added.len() as f64 * q) as usize).min(added.len() - 1)];
     println!("sign-ins: {signins} each way, {concurrency} at a time");
@@ -122,7 +129,11 @@ async fn through_bridge(stack: &Stack, keys: &IssuerKeys, state: &str) -> Durati
     let token = stack
         .post_form(
             "/token",
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
             &[("authorization", &basic("site", SECRET))],
         )
         .await

@@ -53,6 +53,7 @@ enum Source {
 pub struct TrustedIssuers {
     http: HttpClient,
     issuers: HashMap<String, Source>,
+    min_refetch: Duration,
 }
 
 impl std::fmt::Debug for TrustedIssuers {
@@ -88,7 +89,17 @@ impl TrustedIssuers {
             };
             issuers.insert(trusted.issuer.clone(), source);
         }
-        Ok(Self { http, issuers })
+        Ok(Self {
+            http,
+            issuers,
+            min_refetch: MIN_REFETCH,
+        })
+    }
+
+    /// The same issuers, fetching keys again at most once per `interval` (a minute by default).
+    pub fn with_min_refetch(mut self, interval: Duration) -> Self {
+        self.min_refetch = interval;
+        self
     }
 
     /// Verifies `token` as an ID token from a trusted issuer for `audience` (the bridge's
@@ -126,7 +137,7 @@ impl TrustedIssuers {
                 }
                 let recently = cached
                     .as_ref()
-                    .is_some_and(|(_, fetched)| fetched.elapsed() < MIN_REFETCH);
+                    .is_some_and(|(_, fetched)| fetched.elapsed() < self.min_refetch);
                 if !recently {
                     let keys = IssuerKeys::fetch(&self.http, url).await.map_err(|e| {
                         PhoneTokenError::Keys {
@@ -157,6 +168,9 @@ fn unverified_issuer(token: &str) -> Option<String> {
 mod tests {
     use super::*;
     use sealgate_client::testing::TestIssuer;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     fn trusted(issuer: &TestIssuer) -> TrustedIssuers {
         let file = std::env::temp_dir().join(format!(
@@ -176,6 +190,75 @@ mod tests {
         .unwrap();
         std::fs::remove_file(file).unwrap();
         loaded
+    }
+
+    /// Serves `jwks()` as `GET /jwks` on loopback, counting the fetches.
+    async fn serve_jwks(jwks: Arc<std::sync::Mutex<String>>, fetches: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let body = jwks.lock().unwrap().clone();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn jwks_uri_is_cached_and_fetched_again_for_an_unknown_kid() {
+        let old = TestIssuer::generate("https://id.example").unwrap();
+        let new = TestIssuer::generate("https://id.example").unwrap();
+        let served = Arc::new(std::sync::Mutex::new(old.jwks().to_string()));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let url = serve_jwks(served.clone(), fetches.clone()).await;
+        let trusted = [TrustedIssuer {
+            issuer: "https://id.example".into(),
+            jwks_file: None,
+            jwks_uri: Some(url),
+        }];
+        let issuers = TrustedIssuers::load(HttpClient::new().unwrap(), &trusted)
+            .unwrap()
+            .with_min_refetch(Duration::ZERO);
+        for _ in 0..3 {
+            let token = old.sign_id_token("alice", "gw", "n").unwrap();
+            issuers.verify(&token, "gw", "n").await.unwrap();
+        }
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "cached after the first fetch"
+        );
+
+        // The issuer rotates: a token under the new key makes the bridge fetch once more.
+        *served.lock().unwrap() = new.jwks().to_string();
+        let token = new.sign_id_token("alice", "gw", "n").unwrap();
+        issuers.verify(&token, "gw", "n").await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        // Within the refetch interval an unknown key is refused without a fetch.
+        let limited = TrustedIssuers::load(HttpClient::new().unwrap(), &trusted).unwrap();
+        *served.lock().unwrap() = old.jwks().to_string();
+        limited
+            .verify(&old.sign_id_token("a", "gw", "n").unwrap(), "gw", "n")
+            .await
+            .unwrap();
+        let refused = limited
+            .verify(&new.sign_id_token("a", "gw", "n").unwrap(), "gw", "n")
+            .await;
+        assert!(
+            matches!(refused, Err(PhoneTokenError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

@@ -398,7 +398,7 @@ def test_unknown_redirect_uri_is_an_error_page_not_a_redirect(stack):
 
 
 @pytest.fixture
-def browser():
+def browser(request):
     """Headless Chromium through Debian's chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -414,7 +414,11 @@ def browser():
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    failed = request.session.testsfailed
     yield driver
+    if request.session.testsfailed > failed:
+        print(f"browser at {driver.current_url}:\n{driver.page_source[:3000]}")
+        print(driver.get_log("browser") if hasattr(driver, "get_log") else "")
     driver.quit()
 
 

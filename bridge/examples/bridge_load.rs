@@ -24,8 +24,7 @@ use std::time::{Duration, Instant};
 
 use sealgate_client::sealgate_crypto::{Algorithm, PrivateKey};
 use sealgate_client::{AppClient, Expected, IssuerKeys, verify_id_token};
-use sealgate_testkit::basic;
-use support::{ISSUER, REDIRECT, SECRET, Stack, authorize_query, param};
+use support::{ISSUER, Stack, authorize_query, param};
 
 #[tokio::main]
 async fn main() {
@@ -126,18 +125,7 @@ async fn through_bridge(stack: &Stack, keys: &IssuerKeys, state: &str) -> Durati
     let added = deposited.elapsed();
     let redirect = status["redirect"].as_str().unwrap();
     let code = param(redirect, "code").expect("approved");
-    let token = stack
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            &[("authorization", &basic("site", SECRET))],
-        )
-        .await
-        .json();
+    let token = stack.redeem(&code, &[]).await.json();
     verify_id_token(
         token["id_token"].as_str().unwrap(),
         keys,

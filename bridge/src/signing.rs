@@ -167,11 +167,11 @@ impl SigningKeys {
 
     /// Signs `claims` as a compact JWS (`typ: JWT`) with the key for `alg`.
     pub fn sign(&self, alg: SigningAlg, claims: &Value) -> String {
-        let (name, kid) = match alg {
-            SigningAlg::RS256 => ("RS256", self.kid(alg)),
-            SigningAlg::ES256 => ("ES256", self.kid(alg)),
+        let name = match alg {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
         };
-        let header = json!({ "alg": name, "kid": kid, "typ": "JWT" });
+        let header = json!({ "alg": name, "kid": self.kid(alg), "typ": "JWT" });
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -217,21 +217,19 @@ impl State {
             codes.remove(code);
             return Redeemed::Unknown;
         }
+        if let CodeState::Used { access_token } = state {
+            self.tokens
+                .lock()
+                .expect("not poisoned")
+                .remove(access_token);
+            return Redeemed::Replayed;
+        }
         let used = CodeState::Used {
             access_token: access_token.to_owned(),
         };
         match std::mem::replace(state, used) {
             CodeState::Unused(grant) => Redeemed::Fresh(grant),
-            CodeState::Used { access_token } => {
-                *state = CodeState::Used {
-                    access_token: access_token.clone(),
-                };
-                self.tokens
-                    .lock()
-                    .expect("not poisoned")
-                    .remove(&access_token);
-                Redeemed::Replayed
-            }
+            CodeState::Used { .. } => Redeemed::Replayed,
         }
     }
 

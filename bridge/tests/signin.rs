@@ -45,18 +45,7 @@ async fn a_code_flow_signs_the_user_in_with_the_bridges_own_id_token() {
     );
     let code = param(redirect, "code").unwrap();
 
-    let token = stack
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            &[("authorization", &basic("site", SECRET))],
-        )
-        .await;
+    let token = stack.redeem(&code, &[("code_verifier", VERIFIER)]).await;
     token.assert_status(200);
     assert_eq!(token.header(header::CACHE_CONTROL), Some("no-store"));
     let token = token.json();

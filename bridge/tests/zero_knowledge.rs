@@ -8,8 +8,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use sealgate_testkit::basic;
-use support::{REDIRECT, SECRET, Stack, authorize_query, param};
+use support::{SECRET, Stack, authorize_query, param};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -52,17 +51,7 @@ async fn no_token_code_or_secret_reaches_the_logs_or_metrics() {
     let phone_token = stack.phone_sends(&stack.issuer, &browser.uri, None).await;
     let status = stack.outcome(&browser).await;
     let code = param(status["redirect"].as_str().unwrap(), "code").unwrap();
-    let token = stack
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            &[("authorization", &basic("site", SECRET))],
-        )
-        .await;
+    let token = stack.redeem(&code, &[]).await;
     token.assert_status(200);
     let token = token.json();
     let access = token["access_token"].as_str().unwrap();
@@ -71,18 +60,7 @@ async fn no_token_code_or_secret_reaches_the_logs_or_metrics() {
         .await
         .assert_status(200);
     // A replay and a refused phone token log their reasons; still no secret.
-    stack
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            &[("authorization", &basic("site", SECRET))],
-        )
-        .await
-        .assert_status(400);
+    stack.redeem(&code, &[]).await.assert_status(400);
 
     let credentials: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(stack.dir.join("gw-credentials.json")).unwrap(),

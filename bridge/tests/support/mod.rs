@@ -181,6 +181,20 @@ impl Stack {
         .await
     }
 
+    /// The confidential site redeems `code` at `/token` with Basic authentication, sending
+    /// `extra` form pairs too (a `code_verifier`).
+    pub async fn redeem(&self, code: &str, extra: &[(&str, &str)]) -> Reply {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ];
+        form.extend_from_slice(extra);
+        let authorization = sealgate_testkit::basic("site", SECRET);
+        self.post_form("/token", &form, &[("authorization", &authorization)])
+            .await
+    }
+
     /// The browser follows `/authorize?query` to the sign-in page: its path, cookie, and the
     /// sign-in request it shows.
     pub async fn open_signin(&self, query: &str) -> Browser {

@@ -234,11 +234,19 @@ async fn deposits_refuse_unknown_mailboxes_bad_bodies_and_media_types() {
     let mailbox = gw.open(&client, None).await;
     let envelope = seal_for(&client, &mailbox, fake_id_token().as_bytes());
 
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
+    let bound_to_unknown = seal_with(
+        &client.key,
+        Binding::to_mailbox(&client.id, unknown, mailbox.exp),
+        fake_id_token().as_bytes(),
+    );
     assert_problem(
-        &gw.deposit("AAAAAAAAAAAAAAAAAAAAAA", &envelope).await,
+        &gw.deposit(unknown, &bound_to_unknown).await,
         404,
         "not-found",
     );
+    // Bound to another mailbox: an unknown path is still 404.
+    assert_problem(&gw.deposit(unknown, &envelope).await, 404, "not-found");
     for body in ["", "not a jwe", "a.b.c.d.e", "{\"protected\":1}"] {
         let reply = gw.deposit(&mailbox.id, body).await;
         assert_problem(&reply, 400, "malformed-envelope");

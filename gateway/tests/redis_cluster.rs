@@ -53,7 +53,7 @@ async fn the_contract_holds_on_a_cluster() {
 }
 
 async fn futures_lite_join(store: &RedisStore, n: usize) -> Vec<sealgate::store::Waiter> {
-    use sealgate::store::Store as _;
+    use sealgate::store::MailboxStore as _;
     let mut waiters = Vec::new();
     for i in 0..n {
         waiters.push(store.watch(&format!("mailbox {i}")).await.unwrap());

@@ -159,7 +159,7 @@ async fn wait_for_waiters(node: &Node, n: i64) {
 /// delta over 10,000 open mailboxes (keys and open-set entries). Printed for docs/operations.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_per_open_mailbox() {
-    use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
+    use sealgate::store::{ClientRecord, ClientStore, MailboxStore, RedisStore, WakeHub};
     use sealgate_crypto::random_token;
 
     let redis = RedisServer::start();
@@ -180,10 +180,8 @@ async fn bytes_per_open_mailbox() {
     }
     let open = {
         let clock = clock.clone();
-        move |client: &ClientRecord| MailboxRecord {
-            mailbox_id: random_token::<16>(),
-            client_id: client.client_id.clone(),
-            expires_at_ms: sealgate::clock::Clock::now_ms(&*clock) + 600_000,
+        move |client: &ClientRecord| {
+            sealgate_testkit::mailbox_record(client, &*clock, Duration::from_secs(600))
         }
     };
     // One client's open set holds 1,000 entries, as the default cap allows.
@@ -205,8 +203,9 @@ async fn bytes_per_open_mailbox() {
     let per_mailbox = (used() - before) as f64 / 10_000.0;
 
     let key = store.mailbox_key(&warm.mailbox_id);
-    let usage =
-        || -> i64 { sealgate_testkit::query(redis.port, &["MEMORY", "USAGE", &key]).unwrap() };
+    let usage = || -> i64 {
+        sealgate_testkit::query(redis.port, &["MEMORY", "USAGE", &key, "SAMPLES", "0"]).unwrap()
+    };
     let empty = usage();
     let envelope = format!(
         "{}.{}..{}.",
@@ -215,7 +214,10 @@ async fn bytes_per_open_mailbox() {
         random_token::<1024>()
     );
     store
-        .deposit(&warm.mailbox_id, envelope.clone().into())
+        .deposit(sealgate_testkit::deposit_into(
+            &warm,
+            envelope.clone().into(),
+        ))
         .await
         .unwrap();
     let filled = usage();

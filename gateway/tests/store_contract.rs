@@ -6,8 +6,10 @@ mod support_redis;
 
 use std::time::Duration;
 
-use sealgate::store::{ClientRecord, MailboxRecord, RedisStore, Store, WakeHub};
-use sealgate_testkit::{client_record, mailbox_record};
+use sealgate::store::{
+    ClientRecord, ClientStore, MailboxRecord, MailboxStore, RedisStore, WakeHub,
+};
+use sealgate_testkit::{client_record, deposit_into, mailbox_record};
 
 use sealgate_testkit::{SHARED_REDIS, SharedPrefix, TestClock, query};
 use support_redis::contract::{Backend, contract_tests};
@@ -64,7 +66,7 @@ async fn ttl_is_set_once_and_never_extended() {
     assert_eq!(expire_time(), mailbox.expires_at_ms as i64);
     tokio::time::sleep(Duration::from_millis(20)).await;
     store
-        .deposit(&mailbox.mailbox_id, "envelope".into())
+        .deposit(deposit_into(&mailbox, "envelope".into()))
         .await
         .unwrap();
     assert_eq!(expire_time(), mailbox.expires_at_ms as i64);
@@ -91,7 +93,7 @@ async fn key_layout_hides_mailbox_ids() {
     store.insert_client(&client).await.unwrap();
     store.open_mailbox(&mailbox, 10).await.unwrap();
     store
-        .deposit(&mailbox.mailbox_id, "envelope".into())
+        .deposit(deposit_into(&mailbox, "envelope".into()))
         .await
         .unwrap();
     let keys: Vec<String> = query(6379, &["KEYS", &format!("{}*", prefix.prefix)]).unwrap();
@@ -105,13 +107,20 @@ async fn key_layout_hides_mailbox_ids() {
     let key = store.mailbox_key(&mailbox.mailbox_id);
     assert!(key.starts_with(&format!("{}mbx:{{", prefix.prefix)) && key.ends_with('}'));
     let fields: Vec<String> = query(6379, &["HKEYS", &key]).unwrap();
-    assert_eq!(fields, ["client", "exp", "env", "dig"]);
+    assert_eq!(fields, ["client", "exp", "kids", "wh", "env", "dig"]);
+    let open_set = store.open_set_key(&client.client_id);
+    assert_eq!(query::<i64>(6379, &["ZCARD", &open_set]).unwrap(), 1);
     store
         .take(&mailbox.mailbox_id, &client.client_id)
         .await
         .unwrap();
     let fields: Vec<String> = query(6379, &["HKEYS", &key]).unwrap();
     assert_eq!(fields, ["client", "exp", "dig"]);
+    assert_eq!(
+        query::<i64>(6379, &["ZCARD", &open_set]).unwrap(),
+        0,
+        "the take left the client's open set in the same step"
+    );
     let digest: Vec<u8> = query(6379, &["HGET", &key, "dig"]).unwrap();
     assert_eq!(digest.len(), 32);
 }

@@ -31,7 +31,7 @@ pub use clock::TestClock;
 pub use gateway::{TestGateway, metric_value, test_config};
 pub use http::{HttpClient, Reply, basic, http_client, raw_exchange, send_with};
 pub use problem::{PROBLEM_PREFIX, assert_problem, assert_registration_error};
-pub use records::{client_record, mailbox_record};
+pub use records::{client_record, deposit_into, mailbox_record};
 pub use redis::{
     SHARED_REDIS, SharedPrefix, delete_prefix, free_port, info_field, query, require_redis_tools,
     require_shared_redis, test_redis_url, unique_prefix,

@@ -14,8 +14,7 @@ use crate::clock::rfc3339;
 use crate::http::body::{parse_json, require_content_type};
 use crate::http::error::ApiError;
 use crate::http::response::{self, Caching};
-use crate::store::{ClientRecord, Delivery, DepositOutcome, MailboxRecord, OpenOutcome};
-use crate::webhook::delivery_id;
+use crate::store::{Deposit, DepositOutcome, MailboxRecord, OpenOutcome};
 use sealgate_crypto::{Envelope, Jwks, SignInRequest, base64url, random_bytes};
 
 /// The media type of a compact JWE.
@@ -122,6 +121,8 @@ pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRe
         mailbox_id: mailbox_id.clone(),
         client_id: client.client_id.clone(),
         expires_at_ms,
+        kids: MailboxRecord::key_ids(&client.jwks),
+        webhook: app.webhooks.is_some() && client.webhook.as_ref().is_some_and(|w| w.is_active()),
     };
     if app
         .store
@@ -181,7 +182,10 @@ fn chosen_kid(jwks: &Jwks, requested: Option<&str>) -> Result<String, ApiError> 
 }
 
 /// `PUT /v1/mailboxes/{id}`: the phone deposits one envelope. The header is checked against
-/// the mailbox without decrypting anything; only the envelope bytes are stored.
+/// the mailbox without decrypting anything; only the envelope bytes are stored. The binding the
+/// mailbox record holds (`aud`, `kid`) is checked by the store in the same step as it stores,
+/// so a deposit is one store round trip; the webhook delivery, when the client has one, is
+/// enqueued in that step too.
 pub(crate) async fn deposit(
     app: &App,
     parts: &Parts,
@@ -202,23 +206,28 @@ pub(crate) async fn deposit(
     }
     require_content_type(&parts.headers, JOSE_MEDIA_TYPE)?;
     let envelope = Envelope::parse_bytes(&body).map_err(ApiError::MalformedEnvelope)?;
-    let mailbox = app
-        .store
-        .mailbox(mailbox_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let client = app
-        .store
-        .client(&mailbox.client_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    check_header(app, &envelope, &mailbox, &client.jwks)?;
-    let delivery = enqueue_webhook(app, &client, &mailbox).await?;
-    let stored = Bytes::from(envelope.into_string());
-    match app.store.deposit(mailbox_id, stored).await? {
-        DepositOutcome::Stored => {
+    let aud = match check_header(app, &envelope, mailbox_id) {
+        Ok(aud) => aud.to_owned(),
+        // Only a failing deposit reads the mailbox: an unknown one is still 404 first.
+        Err(problem) => {
+            return match app.store.mailbox(mailbox_id).await? {
+                None => Err(ApiError::NotFound),
+                Some(_) => Err(ApiError::EnvelopeMismatch(problem.into())),
+            };
+        }
+    };
+    let kid = envelope.header().kid().to_owned();
+    let deposit = Deposit {
+        mailbox_id,
+        aud: &aud,
+        kid: &kid,
+        envelope: Bytes::from(envelope.into_string()),
+    };
+    let mismatch = |detail: &str| Err(ApiError::EnvelopeMismatch(detail.to_owned()));
+    match app.store.deposit(deposit).await? {
+        DepositOutcome::Stored { webhook } => {
             app.metrics.mailboxes_deposited.inc();
-            if let (Some(webhooks), true) = (&app.webhooks, delivery) {
+            if let (Some(webhooks), true) = (&app.webhooks, webhook) {
                 webhooks.poke();
             }
             tracing::debug!(mailbox = %short(mailbox_id), "envelope deposited");
@@ -233,64 +242,35 @@ pub(crate) async fn deposit(
         )),
         DepositOutcome::Conflict => Err(ApiError::DepositConflict),
         DepositOutcome::NotFound => Err(ApiError::NotFound),
+        DepositOutcome::OtherClient => mismatch("the envelope's aud is not this mailbox's client"),
+        DepositOutcome::UnknownKid => {
+            mismatch("the envelope's kid is not a key of this mailbox's client")
+        }
     }
 }
 
-/// Records a webhook delivery for the mailbox when its client has an active webhook. This
-/// happens before the deposit, so that an instance dying between the two loses nothing: a
-/// delivery whose envelope never arrives simply finds nothing to send.
-async fn enqueue_webhook(
+/// Checks what the header binds that needs no stored state (`mbx`, `exp`, and that `aud` is
+/// present); returns the `aud`, which the store compares with the mailbox's client, or what
+/// is wrong.
+fn check_header<'e>(
     app: &App,
-    client: &ClientRecord,
-    mailbox: &MailboxRecord,
-) -> Result<bool, ApiError> {
-    if app.webhooks.is_none() || !client.webhook.as_ref().is_some_and(|w| w.is_active()) {
-        return Ok(false);
-    }
-    let now = app.clock.now_ms();
-    let delivery = Delivery {
-        id: delivery_id(&mailbox.mailbox_id),
-        mailbox_id: mailbox.mailbox_id.clone(),
-        client_id: mailbox.client_id.clone(),
-        attempt: 0,
-        next_attempt_at_ms: now,
-        expires_at_ms: mailbox.expires_at_ms,
-        created_at_ms: now,
-    };
-    app.store.enqueue_delivery(&delivery).await?;
-    Ok(true)
-}
-
-fn check_header(
-    app: &App,
-    envelope: &Envelope,
-    mailbox: &MailboxRecord,
-    jwks: &Jwks,
-) -> Result<(), ApiError> {
+    envelope: &'e Envelope,
+    mailbox_id: &str,
+) -> Result<&'e str, &'static str> {
     let header = envelope.header();
-    let mismatch = |detail: &str| Err(ApiError::EnvelopeMismatch(detail.to_owned()));
-    if jwks.find(header.kid()).is_none() {
-        return mismatch("the envelope's kid is not a key of this mailbox's client");
-    }
-    match header.aud() {
-        None => return mismatch("the envelope header has no aud; it must be bound to the client"),
-        Some(aud) if aud != mailbox.client_id => {
-            return mismatch("the envelope's aud is not this mailbox's client");
-        }
-        Some(_) => {}
-    }
     match header.mbx() {
-        None => return mismatch("the envelope header has no mbx; it must be bound to the mailbox"),
-        Some(mbx) if mbx != mailbox.mailbox_id => {
-            return mismatch("the envelope's mbx is not this mailbox");
-        }
+        None => return Err("the envelope header has no mbx; it must be bound to the mailbox"),
+        Some(mbx) if mbx != mailbox_id => return Err("the envelope's mbx is not this mailbox"),
         Some(_) => {}
     }
     match header.exp() {
-        None => mismatch("the envelope header has no exp"),
-        Some(exp) if exp <= app.clock.now_secs() => mismatch("the envelope's exp has passed"),
-        Some(_) => Ok(()),
+        None => return Err("the envelope header has no exp"),
+        Some(exp) if exp <= app.clock.now_secs() => return Err("the envelope's exp has passed"),
+        Some(_) => {}
     }
+    header
+        .aud()
+        .ok_or("the envelope header has no aud; it must be bound to the client")
 }
 
 /// `DELETE /v1/mailboxes/{id}`: the owning client cancels.

@@ -63,7 +63,7 @@ pub(crate) async fn authenticate(
     expected: Option<&str>,
 ) -> Result<ClientRecord, ApiError> {
     let credentials = BasicCredentials::from_headers(headers)?;
-    let record = app.store.client(&credentials.client_id).await?;
+    let record = app.store.client_for_auth(&credentials.client_id).await?;
     let Some(record) = record else {
         credentials.compare_with_nothing();
         return Err(ApiError::InvalidClient);

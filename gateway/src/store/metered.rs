@@ -1,12 +1,12 @@
 //! A [`Store`] decorator that counts failed operations by name, for any backend.
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use prometheus::IntCounterVec;
 
 use super::{
-    ClientRecord, Delivery, DepositOutcome, LeaseOutcome, MailboxRecord, OpenOutcome, SharedStore,
-    Store, StoreError, TakeOutcome, UpdateOutcome, Waiter,
+    ClientRecord, ClientStore, Delivery, DeliveryQueue, Deposit, DepositOutcome, LeaseOutcome,
+    MailboxRecord, MailboxStore, OpenOutcome, SharedStore, Store, StoreError, TakeOutcome,
+    UpdateOutcome, Waiter,
 };
 
 /// Wraps a store; every failed call increments `errors{operation}`.
@@ -35,12 +35,18 @@ impl MeteredStore {
 }
 
 #[async_trait]
-impl Store for MeteredStore {
+impl ClientStore for MeteredStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         self.count("insert_client", self.inner.insert_client(client).await)
     }
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         self.count("client", self.inner.client(client_id).await)
+    }
+    async fn client_for_auth(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.count(
+            "client_for_auth",
+            self.inner.client_for_auth(client_id).await,
+        )
     }
     async fn update_client(&self, client: &ClientRecord) -> Result<UpdateOutcome, StoreError> {
         self.count("update_client", self.inner.update_client(client).await)
@@ -51,6 +57,10 @@ impl Store for MeteredStore {
     async fn client_count(&self) -> Result<u64, StoreError> {
         self.count("client_count", self.inner.client_count().await)
     }
+}
+
+#[async_trait]
+impl MailboxStore for MeteredStore {
     async fn open_mailbox(
         &self,
         mailbox: &MailboxRecord,
@@ -64,12 +74,8 @@ impl Store for MeteredStore {
     async fn mailbox(&self, mailbox_id: &str) -> Result<Option<MailboxRecord>, StoreError> {
         self.count("mailbox", self.inner.mailbox(mailbox_id).await)
     }
-    async fn deposit(
-        &self,
-        mailbox_id: &str,
-        envelope: Bytes,
-    ) -> Result<DepositOutcome, StoreError> {
-        self.count("deposit", self.inner.deposit(mailbox_id, envelope).await)
+    async fn deposit(&self, deposit: Deposit<'_>) -> Result<DepositOutcome, StoreError> {
+        self.count("deposit", self.inner.deposit(deposit).await)
     }
     async fn take(&self, mailbox_id: &str, client_id: &str) -> Result<TakeOutcome, StoreError> {
         self.count("take", self.inner.take(mailbox_id, client_id).await)
@@ -77,6 +83,16 @@ impl Store for MeteredStore {
     async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError> {
         self.count("cancel", self.inner.cancel(mailbox_id, client_id).await)
     }
+    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError> {
+        self.count("watch", self.inner.watch(mailbox_id).await)
+    }
+    fn expired_count(&self) -> u64 {
+        self.inner.expired_count()
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for MeteredStore {
     async fn enqueue_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
         self.count(
             "enqueue_delivery",
@@ -128,14 +144,12 @@ impl Store for MeteredStore {
             self.inner.release_envelope(mailbox_id, consumed).await,
         )
     }
-    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError> {
-        self.count("watch", self.inner.watch(mailbox_id).await)
-    }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.count("ping", self.inner.ping().await)
-    }
-    fn expired_count(&self) -> u64 {
-        self.inner.expired_count()
     }
     fn kind(&self) -> &'static str {
         self.inner.kind()

@@ -1,6 +1,8 @@
-//! Where the gateway keeps client registrations and mailboxes: one [`Store`] contract, with an
-//! in-memory backend for one process and a Redis backend for many.
+//! Where the gateway keeps client registrations, mailboxes and webhook deliveries: three narrow
+//! contracts ([`ClientStore`], [`MailboxStore`], [`DeliveryQueue`]) that a [`Store`] keeps
+//! together, with an in-memory backend for one process and a Redis backend for many.
 
+mod client_cache;
 mod memory;
 mod metered;
 mod records;
@@ -11,12 +13,12 @@ mod webhook_settings;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 
+pub use client_cache::CLIENT_CACHE_MAX_AGE;
 pub use memory::MemoryStore;
 pub(crate) use metered::MeteredStore;
 pub use records::{
-    ClientRecord, Delivery, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
+    ClientRecord, Delivery, Deposit, DepositOutcome, EnvelopeDigest, LeaseOutcome, MailboxRecord,
     OpenOutcome, TakeOutcome, UpdateOutcome,
 };
 pub use redis::RedisStore;
@@ -35,14 +37,20 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The contract every backend keeps. All operations on one mailbox are atomic, across every
-/// gateway instance that shares the backend.
+/// Client registrations.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait ClientStore: Send + Sync + 'static {
     /// Saves a new client; the id is fresh, so it never replaces one.
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
-    /// Reads a client.
+    /// Reads a client, as it is now.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Reads a client to authenticate a request: the record may come from a short in-process
+    /// cache, at most [`CLIENT_CACHE_MAX_AGE`] old, and dropped on every instance as soon as
+    /// the client is updated or deleted anywhere (docs/redis.md). A backend without a cache
+    /// reads the record.
+    async fn client_for_auth(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.client(client_id).await
+    }
     /// Replaces an existing client's record, but only if its stored revision is
     /// `client.revision - 1`: the one the caller read before changing it (optimistic
     /// concurrency, so that two concurrent changes cannot silently undo each other).
@@ -53,7 +61,12 @@ pub trait Store: Send + Sync + 'static {
     /// records (incremented on insert, decremented on a delete that removed one), so a crash
     /// between the two writes can leave it one off.
     async fn client_count(&self) -> Result<u64, StoreError>;
+}
 
+/// Mailboxes and the long-poll's wake-ups. All operations on one mailbox are atomic, across
+/// every gateway instance that shares the backend.
+#[async_trait]
+pub trait MailboxStore: Send + Sync + 'static {
     /// Opens a mailbox, unless its client already has `max_open` open.
     async fn open_mailbox(
         &self,
@@ -62,18 +75,27 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<OpenOutcome, StoreError>;
     /// Reads a mailbox that has not expired (consumed ones included, until their TTL).
     async fn mailbox(&self, mailbox_id: &str) -> Result<Option<MailboxRecord>, StoreError>;
-    /// Stores the mailbox's one envelope and wakes its waiters, on every instance.
-    async fn deposit(
-        &self,
-        mailbox_id: &str,
-        envelope: Bytes,
-    ) -> Result<DepositOutcome, StoreError>;
+    /// Checks the deposit's `aud` and `kid` against the mailbox, stores its one envelope,
+    /// enqueues the webhook delivery when the mailbox has one (before the envelope becomes
+    /// visible, or in the same atomic step) and wakes its waiters, on every instance.
+    async fn deposit(&self, deposit: Deposit<'_>) -> Result<DepositOutcome, StoreError>;
     /// Takes the envelope out of `client_id`'s mailbox, atomically: of many concurrent
-    /// callers, one gets it. Taking deletes the envelope; only its digest stays until the TTL.
+    /// callers, one gets it. Taking deletes the envelope and stops counting the mailbox among
+    /// the client's open ones; only its digest stays until the TTL.
     async fn take(&self, mailbox_id: &str, client_id: &str) -> Result<TakeOutcome, StoreError>;
     /// Deletes `client_id`'s mailbox; `false` when there was none (or it was consumed).
     async fn cancel(&self, mailbox_id: &str, client_id: &str) -> Result<bool, StoreError>;
+    /// Registers interest in deposits to `mailbox_id` before the caller checks the store, so
+    /// that no wake-up between the check and the wait is lost. It returns once the
+    /// registration is in effect (for Redis: once the subscription covers the mailbox).
+    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError>;
+    /// How many mailboxes this process saw expire unconsumed, since it started.
+    fn expired_count(&self) -> u64;
+}
 
+/// Webhook deliveries waiting to be sent, and the envelope leases their attempts hold.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync + 'static {
     /// Records a webhook delivery; does nothing if one with the same id exists.
     async fn enqueue_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
     /// Claims up to `limit` deliveries due at `now_ms`: each is hidden from other claims until
@@ -100,15 +122,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a lease: `consumed` when the endpoint took the envelope (the mailbox is consumed as
     /// by a poll), otherwise the envelope is pollable again and waiters are woken.
     async fn release_envelope(&self, mailbox_id: &str, consumed: bool) -> Result<(), StoreError>;
+}
 
-    /// Registers interest in deposits to `mailbox_id` before the caller checks the store, so
-    /// that no wake-up between the check and the wait is lost. It returns once the
-    /// registration is in effect (for Redis: once the subscription covers the mailbox).
-    async fn watch(&self, mailbox_id: &str) -> Result<Waiter, StoreError>;
+/// A whole backend: clients, mailboxes and the delivery queue, sharing one connection.
+#[async_trait]
+pub trait Store: ClientStore + MailboxStore + DeliveryQueue {
     /// Checks that the backend answers.
     async fn ping(&self) -> Result<(), StoreError>;
-    /// How many mailboxes this process saw expire unconsumed, since it started.
-    fn expired_count(&self) -> u64;
     /// A short name for logs and metrics: `memory`, `redis`, `redis-cluster`.
     fn kind(&self) -> &'static str;
 }

@@ -58,7 +58,8 @@ pub enum LeaseOutcome {
     Gone,
 }
 
-/// A mailbox as the store keeps it.
+/// A mailbox as the store keeps it: with what a deposit is checked against, so that the
+/// deposit needs no read of the client record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxRecord {
     /// The mailbox id (the phone's capability).
@@ -67,6 +68,52 @@ pub struct MailboxRecord {
     pub client_id: String,
     /// Expiry, milliseconds since the epoch.
     pub expires_at_ms: u64,
+    /// The client's key ids when the mailbox was opened: a deposit's `kid` must be one of
+    /// them. Key ids are RFC 7638 thumbprints (base64url, no spaces).
+    pub kids: Vec<String>,
+    /// Whether a deposit also enqueues a webhook delivery: the client had an active webhook
+    /// when the mailbox was opened, and the gateway sends webhooks.
+    pub webhook: bool,
+}
+
+impl MailboxRecord {
+    /// The key ids a mailbox of a client with `jwks` allows: every key's thumbprint.
+    pub fn key_ids(jwks: &Jwks) -> Vec<String> {
+        jwks.keys()
+            .iter()
+            .map(|key| key.thumbprint().to_owned())
+            .collect()
+    }
+}
+
+/// A phone's deposit, with the envelope header's binding the store checks in the same atomic
+/// step as it stores (the header's `mbx` and `exp` need no stored state and are checked
+/// before).
+#[derive(Debug, Clone)]
+pub struct Deposit<'a> {
+    /// The mailbox deposited to.
+    pub mailbox_id: &'a str,
+    /// The header's `aud`: must be the mailbox's client.
+    pub aud: &'a str,
+    /// The header's `kid`: must be one of the mailbox's key ids.
+    pub kid: &'a str,
+    /// The compact JWE, stored as it came.
+    pub envelope: Bytes,
+}
+
+impl Delivery {
+    /// The first attempt's record for a deposit into `mailbox`, due at once.
+    pub fn first(mailbox: &MailboxRecord, now_ms: u64) -> Self {
+        Self {
+            id: crate::webhook::delivery_id(&mailbox.mailbox_id),
+            mailbox_id: mailbox.mailbox_id.clone(),
+            client_id: mailbox.client_id.clone(),
+            attempt: 0,
+            next_attempt_at_ms: now_ms,
+            expires_at_ms: mailbox.expires_at_ms,
+            created_at_ms: now_ms,
+        }
+    }
 }
 
 /// What a client update did.
@@ -111,13 +158,20 @@ impl EnvelopeDigest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DepositOutcome {
     /// The envelope is stored; it was the first.
-    Stored,
+    Stored {
+        /// Whether a webhook delivery was enqueued in the same step.
+        webhook: bool,
+    },
     /// The same envelope was already stored (an idempotent retry).
     Identical,
     /// Another envelope was already stored.
     Conflict,
     /// No such mailbox, or it expired or was consumed.
     NotFound,
+    /// The header's `aud` is not the mailbox's client.
+    OtherClient,
+    /// The header's `kid` is not one of the mailbox's key ids.
+    UnknownKid,
 }
 
 /// What taking a mailbox's envelope did.

@@ -11,11 +11,11 @@ use bytes::Bytes;
 
 use sealgate::clock::Clock;
 use sealgate::store::{
-    ClientRecord, DepositOutcome, MailboxRecord, MemoryStore, OpenOutcome, SharedStore,
-    TakeOutcome, UpdateOutcome, WakeHub,
+    ClientRecord, Delivery, Deposit, DepositOutcome, MailboxRecord, MemoryStore, OpenOutcome,
+    SharedStore, StoreError, TakeOutcome, UpdateOutcome, WakeHub,
 };
 use sealgate_crypto::random_token;
-use sealgate_testkit::{client_record, mailbox_record};
+use sealgate_testkit::{client_record, deposit_into, mailbox_record};
 
 use sealgate_testkit::TestClock;
 
@@ -77,10 +77,12 @@ macro_rules! contract_tests {
             clients, mailbox_reads, deposit_outcomes, take_consumes_once,
             take_by_another_client, cancel_outcomes, expiry, open_cap,
             delete_client_removes_mailboxes, expired_count, watch_wakes,
-            concurrent_takes, large_binary_envelope, client_count);
+            concurrent_takes, large_binary_envelope, client_count, deposit_binding,
+            deposit_enqueues_its_webhook);
     };
     (shared $make:expr) => {
-        contract_tests!(@cases $make; cross_instance_wake, cross_instance_consume_once);
+        contract_tests!(@cases $make;
+            cross_instance_wake, cross_instance_consume_once, cross_instance_client_changes);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -113,6 +115,30 @@ pub async fn run_all(backend: &Backend) {
     client_count(backend).await;
     cross_instance_wake(backend).await;
     cross_instance_consume_once(backend).await;
+    cross_instance_client_changes(backend).await;
+    deposit_binding(backend).await;
+    deposit_enqueues_its_webhook(backend).await;
+}
+
+/// Deposits `envelope` into the mailbox `mailbox_id` as its phone would (bound to its client
+/// and first key); a mailbox the store does not know gets a deposit bound to nothing real.
+async fn put(
+    store: &SharedStore,
+    mailbox_id: &str,
+    envelope: Bytes,
+) -> Result<DepositOutcome, StoreError> {
+    match store.mailbox(mailbox_id).await? {
+        Some(mailbox) => store.deposit(deposit_into(&mailbox, envelope)).await,
+        None => {
+            let unknown = Deposit {
+                mailbox_id,
+                aud: "nobody",
+                kid: "no-key",
+                envelope,
+            };
+            store.deposit(unknown).await
+        }
+    }
 }
 
 fn envelope() -> Bytes {
@@ -225,25 +251,124 @@ pub async fn mailbox_reads(backend: &Backend) {
     assert_eq!(store.mailbox(&random_token::<16>()).await.unwrap(), None);
 }
 
+/// The store checks a deposit's binding in the same step as it stores: another client's `aud`
+/// or a `kid` the mailbox was not opened with is refused and stores nothing; once the envelope
+/// is taken, an identical retry is still recognised.
+pub async fn deposit_binding(backend: &Backend) {
+    let (store, _clock, client, mailbox) = fixture(backend).await;
+    let sealed = envelope();
+    let bound = |aud: &'static str, kid: &'static str| Deposit {
+        mailbox_id: &mailbox.mailbox_id,
+        aud,
+        kid,
+        envelope: sealed.clone(),
+    };
+    assert_eq!(
+        store.deposit(bound("another-client", "")).await.unwrap(),
+        DepositOutcome::OtherClient
+    );
+    let mut wrong_kid = deposit_into(&mailbox, sealed.clone());
+    wrong_kid.kid = "not-a-kid-of-this-mailbox";
+    assert_eq!(
+        store.deposit(wrong_kid).await.unwrap(),
+        DepositOutcome::UnknownKid
+    );
+    let mut part_of_a_kid = deposit_into(&mailbox, sealed.clone());
+    let kid = mailbox.kids[0].clone();
+    part_of_a_kid.kid = &kid[..kid.len() - 1];
+    assert_eq!(
+        store.deposit(part_of_a_kid).await.unwrap(),
+        DepositOutcome::UnknownKid
+    );
+    assert_eq!(
+        store
+            .take(&mailbox.mailbox_id, &client.client_id)
+            .await
+            .unwrap(),
+        TakeOutcome::Pending,
+        "refused deposits store nothing"
+    );
+    assert_eq!(
+        store
+            .deposit(deposit_into(&mailbox, sealed.clone()))
+            .await
+            .unwrap(),
+        DepositOutcome::Stored { webhook: false }
+    );
+    assert!(matches!(
+        store
+            .take(&mailbox.mailbox_id, &client.client_id)
+            .await
+            .unwrap(),
+        TakeOutcome::Envelope(_)
+    ));
+    assert_eq!(
+        store.deposit(deposit_into(&mailbox, sealed)).await.unwrap(),
+        DepositOutcome::Identical
+    );
+    assert_eq!(store.delivery_queue_depth().await.unwrap(), 0);
+}
+
+/// A mailbox opened with a webhook enqueues its delivery with the deposit, once, carrying the
+/// mailbox's expiry; one without enqueues nothing.
+pub async fn deposit_enqueues_its_webhook(backend: &Backend) {
+    let (store, clock, client, plain) = fixture(backend).await;
+    let mut hooked = mailbox_record(&client, &*clock, TTL);
+    hooked.webhook = true;
+    store.open_mailbox(&hooked, CAP).await.unwrap();
+    assert_eq!(
+        store.mailbox(&hooked.mailbox_id).await.unwrap(),
+        Some(hooked.clone())
+    );
+    put(&store, &plain.mailbox_id, envelope()).await.unwrap();
+    assert_eq!(store.delivery_queue_depth().await.unwrap(), 0);
+    let sealed = envelope();
+    assert_eq!(
+        store
+            .deposit(deposit_into(&hooked, sealed.clone()))
+            .await
+            .unwrap(),
+        DepositOutcome::Stored { webhook: true }
+    );
+    assert_eq!(
+        store.deposit(deposit_into(&hooked, sealed)).await.unwrap(),
+        DepositOutcome::Identical
+    );
+    assert_eq!(store.delivery_queue_depth().await.unwrap(), 1);
+    let now = clock.now_ms();
+    let claimed = store.claim_deliveries(now, 30_000, 10).await.unwrap();
+    let [delivery] = claimed.as_slice() else {
+        panic!("one delivery, not {claimed:?}");
+    };
+    let created_at_ms = delivery.created_at_ms;
+    assert!(
+        created_at_ms <= now && now - created_at_ms < 5_000,
+        "{delivery:?}"
+    );
+    let mut expected = Delivery::first(&hooked, created_at_ms);
+    expected.next_attempt_at_ms = delivery.next_attempt_at_ms;
+    assert_eq!(*delivery, expected);
+}
+
 /// First deposit stored, identical retry recognised, a different one refused, unknown 404.
 pub async fn deposit_outcomes(backend: &Backend) {
     let (store, _clock, _client, mailbox) = fixture(backend).await;
     let id = &mailbox.mailbox_id;
     let sealed = envelope();
     assert_eq!(
-        store.deposit(id, sealed.clone()).await.unwrap(),
-        DepositOutcome::Stored
+        put(&store, id, sealed.clone()).await.unwrap(),
+        DepositOutcome::Stored { webhook: false }
     );
     assert_eq!(
-        store.deposit(id, sealed.clone()).await.unwrap(),
+        put(&store, id, sealed.clone()).await.unwrap(),
         DepositOutcome::Identical
     );
     assert_eq!(
-        store.deposit(id, envelope()).await.unwrap(),
+        put(&store, id, envelope()).await.unwrap(),
         DepositOutcome::Conflict
     );
     assert_eq!(
-        store.deposit(&random_token::<16>(), sealed).await.unwrap(),
+        put(&store, &random_token::<16>(), sealed).await.unwrap(),
         DepositOutcome::NotFound
     );
 }
@@ -255,18 +380,18 @@ pub async fn take_consumes_once(backend: &Backend) {
     let (id, owner) = (&mailbox.mailbox_id, &client.client_id);
     assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::Pending);
     let sealed = envelope();
-    store.deposit(id, sealed.clone()).await.unwrap();
+    put(&store, id, sealed.clone()).await.unwrap();
     assert_eq!(
         store.take(id, owner).await.unwrap(),
         TakeOutcome::Envelope(sealed.clone())
     );
     assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
     assert_eq!(
-        store.deposit(id, sealed).await.unwrap(),
+        put(&store, id, sealed).await.unwrap(),
         DepositOutcome::Identical
     );
     assert_eq!(
-        store.deposit(id, envelope()).await.unwrap(),
+        put(&store, id, envelope()).await.unwrap(),
         DepositOutcome::Conflict
     );
     assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
@@ -291,7 +416,7 @@ pub async fn take_by_another_client(backend: &Backend) {
         TakeOutcome::NotFound
     );
     let sealed = envelope();
-    store.deposit(id, sealed.clone()).await.unwrap();
+    put(&store, id, sealed.clone()).await.unwrap();
     assert_eq!(
         store.take(id, &other.client_id).await.unwrap(),
         TakeOutcome::NotFound
@@ -311,14 +436,14 @@ pub async fn cancel_outcomes(backend: &Backend) {
     assert!(!store.cancel(id, owner).await.unwrap());
     assert_eq!(store.mailbox(id).await.unwrap(), None);
     assert_eq!(
-        store.deposit(id, envelope()).await.unwrap(),
+        put(&store, id, envelope()).await.unwrap(),
         DepositOutcome::NotFound
     );
     assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
 
     let filled = mailbox_record(&client, &*clock, TTL);
     store.open_mailbox(&filled, CAP).await.unwrap();
-    store.deposit(&filled.mailbox_id, envelope()).await.unwrap();
+    put(&store, &filled.mailbox_id, envelope()).await.unwrap();
     assert!(store.cancel(&filled.mailbox_id, owner).await.unwrap());
     assert_eq!(
         store.take(&filled.mailbox_id, owner).await.unwrap(),
@@ -333,12 +458,12 @@ pub async fn expiry(backend: &Backend) {
     let owner = &client.client_id;
     let filled = mailbox_record(&client, &*clock, Duration::from_secs(30));
     store.open_mailbox(&filled, CAP).await.unwrap();
-    store.deposit(&filled.mailbox_id, envelope()).await.unwrap();
+    put(&store, &filled.mailbox_id, envelope()).await.unwrap();
     clock.advance(TTL + Duration::from_secs(1));
     for id in [&empty.mailbox_id, &filled.mailbox_id] {
         assert_eq!(store.mailbox(id).await.unwrap(), None);
         assert_eq!(
-            store.deposit(id, envelope()).await.unwrap(),
+            put(&store, id, envelope()).await.unwrap(),
             DepositOutcome::NotFound
         );
         assert_eq!(store.take(id, owner).await.unwrap(), TakeOutcome::NotFound);
@@ -377,7 +502,7 @@ pub async fn open_cap(backend: &Backend) {
     );
 
     let consumed = &open[0].mailbox_id;
-    store.deposit(consumed, envelope()).await.unwrap();
+    put(&store, consumed, envelope()).await.unwrap();
     assert!(matches!(
         store.take(consumed, &client.client_id).await.unwrap(),
         TakeOutcome::Envelope(_)
@@ -418,7 +543,7 @@ pub async fn delete_client_removes_mailboxes(backend: &Backend) {
     let (store, clock, client, empty) = fixture(backend).await;
     let filled = mailbox_record(&client, &*clock, TTL);
     store.open_mailbox(&filled, CAP).await.unwrap();
-    store.deposit(&filled.mailbox_id, envelope()).await.unwrap();
+    put(&store, &filled.mailbox_id, envelope()).await.unwrap();
     assert!(store.delete_client(&client.client_id).await.unwrap());
     for id in [&empty.mailbox_id, &filled.mailbox_id] {
         assert_eq!(store.mailbox(id).await.unwrap(), None);
@@ -427,7 +552,7 @@ pub async fn delete_client_removes_mailboxes(backend: &Backend) {
             TakeOutcome::NotFound
         );
         assert_eq!(
-            store.deposit(id, envelope()).await.unwrap(),
+            put(&store, id, envelope()).await.unwrap(),
             DepositOutcome::NotFound
         );
     }
@@ -439,10 +564,7 @@ pub async fn expired_count(backend: &Backend) {
     let (store, clock, client, unconsumed) = fixture(backend).await;
     let consumed = mailbox_record(&client, &*clock, TTL);
     store.open_mailbox(&consumed, CAP).await.unwrap();
-    store
-        .deposit(&consumed.mailbox_id, envelope())
-        .await
-        .unwrap();
+    put(&store, &consumed.mailbox_id, envelope()).await.unwrap();
     store
         .take(&consumed.mailbox_id, &client.client_id)
         .await
@@ -469,7 +591,7 @@ pub async fn watch_wakes(backend: &Backend) {
     let (store, clock, client, mailbox) = fixture(backend).await;
     let id = mailbox.mailbox_id.clone();
     let mut early = store.watch(&id).await.unwrap();
-    store.deposit(&id, envelope()).await.unwrap();
+    put(&store, &id, envelope()).await.unwrap();
     within("a wake-up sent before the wait", early.wait()).await;
 
     let other = mailbox_record(&client, &*clock, TTL);
@@ -479,11 +601,14 @@ pub async fn watch_wakes(backend: &Backend) {
         let (store, id) = (store.clone(), other.mailbox_id.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            store.deposit(&id, envelope()).await.unwrap()
+            put(&store, &id, envelope()).await.unwrap()
         })
     };
     within("a wake-up on deposit", waiter.wait()).await;
-    assert_eq!(depositor.await.unwrap(), DepositOutcome::Stored);
+    assert_eq!(
+        depositor.await.unwrap(),
+        DepositOutcome::Stored { webhook: false }
+    );
 
     let cancelled = mailbox_record(&client, &*clock, TTL);
     store.open_mailbox(&cancelled, CAP).await.unwrap();
@@ -501,8 +626,7 @@ pub async fn watch_wakes(backend: &Backend) {
 pub async fn concurrent_takes(backend: &Backend) {
     let (store, _clock, client, mailbox) = fixture(backend).await;
     let sealed = envelope();
-    store
-        .deposit(&mailbox.mailbox_id, sealed.clone())
+    put(&store, &mailbox.mailbox_id, sealed.clone())
         .await
         .unwrap();
     let takes: Vec<_> = (0..16)
@@ -536,13 +660,11 @@ pub async fn large_binary_envelope(backend: &Backend) {
         .map(|i| (i % 256) as u8)
         .collect::<Vec<u8>>()
         .into();
-    store
-        .deposit(&mailbox.mailbox_id, sealed.clone())
+    put(&store, &mailbox.mailbox_id, sealed.clone())
         .await
         .unwrap();
     assert_eq!(
-        store
-            .deposit(&mailbox.mailbox_id, sealed.clone())
+        put(&store, &mailbox.mailbox_id, sealed.clone())
             .await
             .unwrap(),
         DepositOutcome::Identical
@@ -573,9 +695,7 @@ pub async fn cross_instance_wake(backend: &Backend) {
     );
     let sealed = envelope();
     let started = tokio::time::Instant::now();
-    a.deposit(&mailbox.mailbox_id, sealed.clone())
-        .await
-        .unwrap();
+    put(&a, &mailbox.mailbox_id, sealed.clone()).await.unwrap();
     within("a wake-up from another instance", waiter.wait()).await;
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(
@@ -592,11 +712,48 @@ pub async fn cross_instance_wake(backend: &Backend) {
     );
 }
 
+/// A client changed or deleted through one instance is read anew by every other instance's
+/// authentication at once: well within the cache's age limit, which alone would take 5 s.
+pub async fn cross_instance_client_changes(backend: &Backend) {
+    let clock = TestClock::new();
+    let a = backend.store(clock.clone()).await;
+    let b = backend.store(clock.clone()).await;
+    let client = client_record("app");
+    a.insert_client(&client).await.unwrap();
+    assert_eq!(
+        b.client_for_auth(&client.client_id).await.unwrap(),
+        Some(client.clone())
+    );
+    let mut rotated = client.clone();
+    rotated.secret_hash = random_token::<32>();
+    rotated.revision += 1;
+    assert_eq!(
+        a.update_client(&rotated).await.unwrap(),
+        UpdateOutcome::Updated
+    );
+    let id = client.client_id.clone();
+    let seen_by_b = |expected: Option<ClientRecord>| {
+        let (b, id) = (b.clone(), id.clone());
+        async move {
+            while b.client_for_auth(&id).await.unwrap() != expected {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    within(
+        "the rotated record on the other instance",
+        seen_by_b(Some(rotated)),
+    )
+    .await;
+    assert!(a.delete_client(&id).await.unwrap());
+    within("the deletion on the other instance", seen_by_b(None)).await;
+}
+
 /// Concurrent takes spread over two instances: exactly one winner.
 pub async fn cross_instance_consume_once(backend: &Backend) {
     let (a, clock, client, mailbox) = fixture(backend).await;
     let b = backend.store(clock).await;
-    a.deposit(&mailbox.mailbox_id, envelope()).await.unwrap();
+    put(&a, &mailbox.mailbox_id, envelope()).await.unwrap();
     let takes: Vec<_> = (0..16)
         .map(|i| {
             let store = if i % 2 == 0 { a.clone() } else { b.clone() };

@@ -61,6 +61,21 @@ impl Node {
         self.api.poll(&app.basic(), &mailbox.id, wait).await
     }
 
+    /// `PUT /v1/clients/{id}/jwks` with `jwks` (a JWK Set JSON value).
+    pub async fn rotate_jwks(&self, app: &TestClient, jwks: &serde_json::Value) -> Reply {
+        let path = format!("/v1/clients/{}/jwks", app.id);
+        let body = ("application/json", jwks.to_string().into_bytes());
+        self.api
+            .call(http::Method::PUT, &path, Some(&app.basic()), Some(body))
+            .await
+    }
+
+    /// `DELETE /v1/clients/{id}`.
+    pub async fn delete_client(&self, app: &TestClient) -> Reply {
+        let path = format!("/v1/clients/{}", app.id);
+        self.api.delete(&app.basic(), &path).await
+    }
+
     /// The number of long-polls waiting in this gateway.
     pub fn waiting(&self) -> i64 {
         self.api.gateway.waiting_polls()

@@ -12,6 +12,10 @@
 //! then; such a second confirmation wakes the channel's waiters, which check again, since a
 //! wake-up may have been lost meanwhile.
 //!
+//! The same connection holds one permanent subscription, `P clients:changed:{clients}`, whose
+//! messages name changed clients for the client cache; it is emptied when a node connection
+//! drops and when that channel is subscribed again.
+//!
 //! [`Store::watch`]: crate::store::Store::watch
 
 use std::collections::HashMap;
@@ -26,7 +30,9 @@ use redis::{PushInfo, PushKind, Value};
 use tokio::task::JoinHandle;
 
 use super::conn::{self, CALL_TIMEOUT};
+use super::connect::Listeners;
 use super::keys::Keys;
+use crate::store::client_cache::ClientCache;
 use crate::store::{StoreError, Waiter, WakeHub};
 
 /// How often channels without waiters are unsubscribed.
@@ -44,6 +50,10 @@ struct Registry {
     keys: Keys,
     hub: WakeHub,
     channels: Mutex<HashMap<String, Arc<Channel>>>,
+    client_cache: Arc<ClientCache>,
+    /// The client-change channel's name, and how often its subscription was confirmed.
+    client_changes: Vec<u8>,
+    client_changes_confirmed: AtomicU32,
 }
 
 /// One mailbox's channel in this process.
@@ -71,12 +81,16 @@ impl Shards {
     pub(crate) async fn start(
         builder: ClusterClientBuilder,
         keys: Keys,
-        hub: WakeHub,
+        listeners: Listeners,
     ) -> anyhow::Result<Self> {
+        let client_changes = keys.shard_client_changes_channel();
         let registry = Arc::new(Registry {
+            client_changes: client_changes.clone().into_bytes(),
             keys,
-            hub,
+            hub: listeners.hub,
             channels: Mutex::default(),
+            client_cache: listeners.client_cache,
+            client_changes_confirmed: AtomicU32::new(0),
         });
         let handler = registry.clone();
         let client = builder
@@ -86,7 +100,8 @@ impl Shards {
                 Ok::<(), Infallible>(())
             })
             .build()?;
-        let conn = client.get_async_connection().await?;
+        let mut conn = client.get_async_connection().await?;
+        conn::guarded(None, conn.ssubscribe(&client_changes)).await?;
         let reaper = tokio::spawn(reap(Arc::downgrade(&registry), conn.clone()));
         Ok(Self {
             conn,
@@ -140,6 +155,12 @@ impl Registry {
 
     /// Runs in the connection's reader: must not block.
     fn on_push(&self, push: &PushInfo) {
+        if let Some(Value::BulkString(name)) = push.data.first()
+            && *name == self.client_changes
+        {
+            self.on_client_change(push);
+            return;
+        }
         let tag = || match push.data.first() {
             Some(Value::BulkString(name)) => self.keys.tag_of_shard_channel(name),
             _ => None,
@@ -165,7 +186,28 @@ impl Registry {
             }
             PushKind::Disconnection => {
                 tracing::warn!("a cluster node connection for wake-ups dropped; waiters re-check");
+                self.client_cache.clear();
                 self.hub.wake_all();
+            }
+            _ => {}
+        }
+    }
+
+    /// A message or a confirmation on the client-change channel.
+    fn on_client_change(&self, push: &PushInfo) {
+        match push.kind {
+            PushKind::SMessage => {
+                if let Some(Value::BulkString(id)) = push.data.get(1)
+                    && let Ok(id) = std::str::from_utf8(id)
+                {
+                    self.client_cache.invalidate(id);
+                }
+            }
+            // Subscribed again after a reconnection or failover: changes may have been missed.
+            PushKind::SSubscribe
+                if self.client_changes_confirmed.fetch_add(1, Ordering::AcqRel) >= 1 =>
+            {
+                self.client_cache.clear();
             }
             _ => {}
         }

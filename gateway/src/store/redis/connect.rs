@@ -14,11 +14,26 @@ use super::conn::{self, Breaker, CALL_TIMEOUT, CONNECT_TIMEOUT, Conn};
 use super::keys::Keys;
 use super::pubsub::Subscriber;
 use crate::store::WakeHub;
+use crate::store::client_cache::ClientCache;
 
 /// What a connected store is made of.
 pub(super) type Parts = (Conn, Option<Arc<Breaker>>, Wake);
 
-pub(super) async fn connect_single(url: &str, keys: &Keys, hub: &WakeHub) -> anyhow::Result<Parts> {
+/// Who hears what the subscription brings: waiters their wake-ups, the client cache its
+/// invalidations.
+#[derive(Clone)]
+pub(crate) struct Listeners {
+    /// The long-polls of this process.
+    pub(crate) hub: WakeHub,
+    /// The records authentication reads.
+    pub(crate) client_cache: Arc<ClientCache>,
+}
+
+pub(super) async fn connect_single(
+    url: &str,
+    keys: &Keys,
+    listeners: Listeners,
+) -> anyhow::Result<Parts> {
     // The redis crate's URL errors never repeat the URL, so they carry no password.
     let info = url
         .into_connection_info()
@@ -35,7 +50,7 @@ pub(super) async fn connect_single(url: &str, keys: &Keys, hub: &WakeHub) -> any
         .clone()
         .set_protocol(redis::ProtocolVersion::RESP3);
     let subscriber_client = Client::open(info.set_redis_settings(resp3))?;
-    let subscriber = Subscriber::start(subscriber_client, keys.wake_channel(), hub.clone())
+    let subscriber = Subscriber::start(subscriber_client, keys, listeners)
         .await
         .context("wake-ups need RESP3 (Redis 6 or newer)")?;
     let conn = Conn::Single(manager);
@@ -46,7 +61,7 @@ pub(super) async fn connect_single(url: &str, keys: &Keys, hub: &WakeHub) -> any
 pub(super) async fn connect_cluster(
     seeds: Vec<String>,
     keys: &Keys,
-    hub: &WakeHub,
+    listeners: Listeners,
 ) -> anyhow::Result<Parts> {
     let builder = || {
         ClusterClientBuilder::new(seeds.clone())
@@ -69,7 +84,7 @@ pub(super) async fn connect_cluster(
         .context("the cluster does not take SPUBLISH: sharded pub/sub needs Redis 7 or newer")?;
     let shards = tokio::time::timeout(
         CONNECT_TIMEOUT * 3,
-        Shards::start(builder(), keys.clone(), hub.clone()),
+        Shards::start(builder(), keys.clone(), listeners),
     )
     .await
     .map_err(|_| anyhow::anyhow!("wake-up connection: no answer in time"))??;

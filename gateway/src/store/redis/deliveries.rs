@@ -2,32 +2,17 @@
 //! delivery ids by due time plus a hash of their records, both under the hash tag
 //! `{deliveries}` so that each queue script runs on one shard; leases live in the mailbox hash.
 
+use async_trait::async_trait;
 use redis::Value;
 
 use super::RedisStore;
 use super::keys::mailbox_tag;
 use super::scripts;
-use crate::store::{Delivery, LeaseOutcome, StoreError};
+use crate::store::{Delivery, DeliveryQueue, LeaseOutcome, StoreError};
 
 impl RedisStore {
-    pub(super) async fn enqueue_delivery_impl(
-        &self,
-        delivery: &Delivery,
-    ) -> Result<(), StoreError> {
-        self.write_delivery(&scripts::ENQUEUE_DELIVERY, delivery)
-            .await
-    }
-
-    pub(super) async fn reschedule_delivery_impl(
-        &self,
-        delivery: &Delivery,
-    ) -> Result<(), StoreError> {
-        self.write_delivery(&scripts::RESCHEDULE_DELIVERY, delivery)
-            .await
-    }
-
     /// Runs a queue script that takes (id, record, due time).
-    async fn write_delivery(
+    pub(super) async fn write_delivery(
         &self,
         script: &redis::Script,
         delivery: &Delivery,
@@ -46,8 +31,21 @@ impl RedisStore {
             .await
             .map(drop)
     }
+}
 
-    pub(super) async fn claim_deliveries_impl(
+#[async_trait]
+impl DeliveryQueue for RedisStore {
+    async fn enqueue_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.write_delivery(&scripts::ENQUEUE_DELIVERY, delivery)
+            .await
+    }
+
+    async fn reschedule_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.write_delivery(&scripts::RESCHEDULE_DELIVERY, delivery)
+            .await
+    }
+
+    async fn claim_deliveries(
         &self,
         now_ms: u64,
         lease_ms: u64,
@@ -71,7 +69,7 @@ impl RedisStore {
             .collect()
     }
 
-    pub(super) async fn complete_delivery_impl(&self, delivery_id: &str) -> Result<(), StoreError> {
+    async fn complete_delivery(&self, delivery_id: &str) -> Result<(), StoreError> {
         let keys = &self.inner.keys;
         let mut conn = self.conn();
         let mut pipe = redis::pipe();
@@ -87,7 +85,7 @@ impl RedisStore {
         self.call(pipe.query_async::<()>(&mut conn)).await
     }
 
-    pub(super) async fn delivery_queue_depth_impl(&self) -> Result<u64, StoreError> {
+    async fn delivery_queue_depth(&self) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         self.call(
             redis::cmd("ZCARD")
@@ -97,7 +95,7 @@ impl RedisStore {
         .await
     }
 
-    pub(super) async fn lease_envelope_impl(
+    async fn lease_envelope(
         &self,
         mailbox_id: &str,
         until_ms: u64,
@@ -117,11 +115,7 @@ impl RedisStore {
         }
     }
 
-    pub(super) async fn release_envelope_impl(
-        &self,
-        mailbox_id: &str,
-        consumed: bool,
-    ) -> Result<(), StoreError> {
+    async fn release_envelope(&self, mailbox_id: &str, consumed: bool) -> Result<(), StoreError> {
         let tag = mailbox_tag(mailbox_id);
         let (flag, channel) = self.publish_args(&tag);
         let mut conn = self.conn();

@@ -70,6 +70,16 @@ impl Keys {
         format!("{}wake", self.prefix)
     }
 
+    /// Where a client's change or deletion is announced (single node); messages carry its id.
+    pub(crate) fn client_changes_channel(&self) -> String {
+        format!("{}clients:changed", self.prefix)
+    }
+
+    /// The same on a cluster: a sharded channel, on the slot of `{clients}`.
+    pub(crate) fn shard_client_changes_channel(&self) -> String {
+        format!("{}clients:changed:{{clients}}", self.prefix)
+    }
+
     /// The sharded wake-up channel of one mailbox (cluster): same slot as its key.
     pub(crate) fn shard_wake_channel(&self, tag: &str) -> String {
         format!("{}wake:{{{tag}}}", self.prefix)

@@ -1,12 +1,14 @@
-//! Wake-ups on a single node: one connection per gateway process, subscribed to one channel,
-//! whose messages carry the tag of the mailbox that was filled (or cancelled). Deposits publish
-//! inside their script, so a wake-up is sent exactly when the envelope becomes visible.
+//! Wake-ups on a single node: one connection per gateway process, subscribed to one channel
+//! whose messages carry the tag of the mailbox that was filled (or cancelled), and to the one
+//! that names changed clients, for the client cache. Deposits publish inside their script, so a
+//! wake-up is sent exactly when the envelope becomes visible.
 //!
 //! The subscription is made once, before any waiter exists, so every waiter is covered from the
 //! moment it registers. When the connection drops, every waiter of this process is woken (they
 //! check the store again: with Redis down they are answered 503 at once, and the client polls
 //! again); the task reconnects with backoff, subscribes, and wakes everyone once more, since a
-//! wake-up may have been published while nobody listened.
+//! wake-up may have been published while nobody listened. For the same reason the client cache
+//! is emptied when the subscription drops and again when it is back.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,7 +21,8 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use super::conn::{CALL_TIMEOUT, CONNECT_TIMEOUT};
-use crate::store::WakeHub;
+use super::connect::Listeners;
+use super::keys::Keys;
 
 /// How often the subscription connection is checked with a PING.
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -37,12 +40,16 @@ impl Subscriber {
     /// Starts the task, and waits (up to `CONNECT_TIMEOUT` twice) for the first subscription.
     pub(crate) async fn start(
         client: Client,
-        channel: String,
-        hub: WakeHub,
+        keys: &Keys,
+        listeners: Listeners,
     ) -> anyhow::Result<Self> {
         let up = Arc::new(AtomicBool::new(false));
         let (first, subscribed) = oneshot::channel();
-        let task = tokio::spawn(run(client, channel, hub, up.clone(), first));
+        let channels = Channels {
+            wake: keys.wake_channel(),
+            client_changes: keys.client_changes_channel(),
+        };
+        let task = tokio::spawn(run(client, channels, listeners, up.clone(), first));
         let subscriber = Self { up, task };
         match tokio::time::timeout(CONNECT_TIMEOUT * 2, subscribed).await {
             Ok(Ok(Ok(()))) => Ok(subscriber),
@@ -63,10 +70,16 @@ impl Drop for Subscriber {
     }
 }
 
+/// The two channels subscribed.
+struct Channels {
+    wake: String,
+    client_changes: String,
+}
+
 async fn run(
     client: Client,
-    channel: String,
-    hub: WakeHub,
+    channels: Channels,
+    listeners: Listeners,
     up: Arc<AtomicBool>,
     first: oneshot::Sender<redis::RedisResult<()>>,
 ) {
@@ -74,7 +87,8 @@ async fn run(
     let mut backoff = BACKOFF_MIN;
     loop {
         let lost = Arc::new(Notify::new());
-        match subscribe(&client, &channel, &hub, &lost).await {
+        let hub = &listeners.hub;
+        match subscribe(&client, &channels, &listeners, &lost).await {
             Ok(conn) => {
                 up.store(true, Ordering::Release);
                 if let Some(first) = first.take() {
@@ -83,11 +97,14 @@ async fn run(
                     tracing::info!("wake-up subscription restored");
                 }
                 backoff = BACKOFF_MIN;
-                // Deposits made while this process was not subscribed sent wake-ups nobody got.
+                // Deposits and client changes made while this process was not subscribed sent
+                // messages nobody got.
+                listeners.client_cache.clear();
                 hub.wake_all();
                 watch_connection(conn, &lost).await;
                 up.store(false, Ordering::Release);
                 tracing::warn!("wake-up subscription lost; reconnecting");
+                listeners.client_cache.clear();
                 hub.wake_all();
             }
             Err(error) => {
@@ -107,19 +124,25 @@ async fn run(
 /// connection's own reader, synchronously, so no queue builds up between it and the waiters.
 async fn subscribe(
     client: &Client,
-    channel: &str,
-    hub: &WakeHub,
+    channels: &Channels,
+    listeners: &Listeners,
     lost: &Arc<Notify>,
 ) -> redis::RedisResult<MultiplexedConnection> {
-    let hub = hub.clone();
+    let listeners = listeners.clone();
+    let client_changes = channels.client_changes.clone().into_bytes();
     let lost_signal = lost.clone();
     let on_push = move |push: PushInfo| {
         match push.kind {
             PushKind::Message => {
-                if let Some(Value::BulkString(tag)) = push.data.get(1)
-                    && let Ok(tag) = std::str::from_utf8(tag)
+                if let [Value::BulkString(channel), Value::BulkString(payload), ..] =
+                    push.data.as_slice()
+                    && let Ok(payload) = std::str::from_utf8(payload)
                 {
-                    hub.wake(tag);
+                    if *channel == client_changes {
+                        listeners.client_cache.invalidate(payload);
+                    } else {
+                        listeners.hub.wake(payload);
+                    }
                 }
             }
             PushKind::Disconnection => lost_signal.notify_one(),
@@ -134,9 +157,12 @@ async fn subscribe(
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
-    tokio::time::timeout(CALL_TIMEOUT, conn.subscribe(channel))
-        .await
-        .map_err(|_| timed_out())??;
+    tokio::time::timeout(
+        CALL_TIMEOUT,
+        conn.subscribe(&[channels.wake.as_str(), channels.client_changes.as_str()]),
+    )
+    .await
+    .map_err(|_| timed_out())??;
     Ok(conn)
 }
 

@@ -1,5 +1,7 @@
-//! The Lua scripts that make each mailbox operation one atomic step on the server. Each touches
-//! one key (or one key and its slot's channel), so each runs on one cluster shard. They take
+//! The Lua scripts that make each mailbox operation one atomic step on the server, and one round
+//! trip. On a single node a script also updates the indexes beside the mailbox (the client's
+//! open set, the webhook queue); on a cluster those have other slots, so a script is given only
+//! keys of one slot and the caller updates the rest with a second call. They take
 //! the time as an argument (the gateway's injected clock) and never call TIME, so a mailbox is
 //! live only while Redis still holds it and the gateway's clock says it has not expired.
 //!
@@ -10,16 +12,14 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Counts a client's open mailboxes against the cap, prunes expired ones, adds the new one.
-pub(crate) static OPEN_INDEX: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/open_index.lua")));
-/// Creates a mailbox hash and sets its TTL, once.
-pub(crate) static CREATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/create.lua")));
-/// Deposits one envelope (or recognises an identical retry) and publishes the wake-up.
+/// Counts a client's open mailboxes against the cap and creates the mailbox hash, with its TTL.
+pub(crate) static OPEN: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/open.lua")));
+/// Checks a deposit's binding, stores the envelope (or recognises an identical retry), enqueues
+/// its webhook delivery and publishes the wake-up.
 pub(crate) static DEPOSIT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/deposit.lua")));
-/// Takes the envelope out, leaving its digest.
+/// Takes the envelope out, leaving its digest, and drops the mailbox from the open set.
 pub(crate) static TAKE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/take.lua")));
 /// Deletes an unconsumed mailbox and publishes the wake-up.

@@ -7,7 +7,7 @@ if redis.call('HEXISTS', KEYS[1], 'env') == 0 then
   return 0
 end
 if ARGV[1] == '1' then
-  redis.call('HDEL', KEYS[1], 'env', 'lease')
+  redis.call('HDEL', KEYS[1], 'env', 'lease', 'kids', 'wh')
 else
   redis.call('HDEL', KEYS[1], 'lease')
 end

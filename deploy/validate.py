@@ -91,7 +91,15 @@ def cmd_dockerfile_copies(dockerfile: str) -> int:
     for path in sorted(copied):
         if not (ROOT / path).exists():
             fail(f"COPY source {path} does not exist")
-    # The build stage sees only the copied paths: load the workspace from such a tree.
+    # The build stage sees only the copied paths: load the workspace from such a tree. Loading
+    # it resolves every locked package, for every platform, so fetch them first (a build only
+    # downloads its own platform's).
+    fetched = subprocess.run(
+        ["cargo", "fetch", "--locked"], cwd=ROOT, capture_output=True, text=True
+    )
+    if fetched.returncode != 0:
+        fail(f"cargo fetch --locked cannot download the locked packages: {fetched.stderr.strip()[-400:]}")
+        return finish()
     with tempfile.TemporaryDirectory() as tmp:
         for path in copied:
             src, dst = ROOT / path, Path(tmp) / path

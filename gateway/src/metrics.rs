@@ -149,8 +149,11 @@ impl Metrics {
                 &["result"],
             )
             .expect("valid metric"),
-            webhook_queue_depth: IntGauge::new(WEBHOOK_QUEUE_DEPTH, "Webhook deliveries waiting")
-                .expect("valid metric"),
+            webhook_queue_depth: IntGauge::new(
+                WEBHOOK_QUEUE_DEPTH,
+                "Webhook deliveries waiting in the shared store: the same value on every instance, so aggregate with max(), not sum()",
+            )
+            .expect("valid metric"),
             webhook_duration: Histogram::with_opts(
                 HistogramOpts::new(
                     WEBHOOK_DELIVERY_DURATION_SECONDS,
@@ -226,6 +229,15 @@ impl Metrics {
                 .register(collector)
                 .expect("unique metric names");
         }
+        // The standard `process_*` series (resident and virtual memory, CPU seconds, open and
+        // maximum file descriptors, start time), read from /proc at each scrape.
+        #[cfg(target_os = "linux")]
+        metrics
+            .registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric names");
         metrics
     }
 

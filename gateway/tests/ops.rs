@@ -64,6 +64,18 @@ async fn metrics_are_on_their_own_listener_with_bounded_labels() {
     });
     assert!(deposit_line.is_some(), "{metrics}");
     assert!(metrics.contains("sealgate_build_info{"), "{metrics}");
+    #[cfg(target_os = "linux")]
+    for (series, at_least) in [
+        ("process_resident_memory_bytes", 1_000_000.0),
+        ("process_open_fds", 3.0),
+        ("process_max_fds", 64.0),
+        ("process_start_time_seconds", 1_700_000_000.0),
+    ] {
+        let value = sealgate_testkit::metric_value(&metrics, series)
+            .unwrap_or_else(|| panic!("{series} missing from {metrics}"));
+        assert!(value >= at_least, "{series} = {value}");
+    }
+    assert!(metrics.contains("process_cpu_seconds_total"), "{metrics}");
     for id in [&client.id, &mailbox.id] {
         assert!(
             !metrics.contains(id.as_str()),

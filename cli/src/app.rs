@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use sealgate_client::sealgate_crypto::{Algorithm, PrivateKey};
 use sealgate_client::{AppClient, Expected, HttpClient, IssuerKeys, Registration, verify_id_token};
 
-use super::credentials;
+use super::credentials::{self, CredentialsArgs};
 use super::exit::Expired;
 
 /// Flags of `sealgate register`.
@@ -36,6 +36,9 @@ pub struct RegisterArgs {
     /// Replace an app registered before.
     #[arg(long)]
     pub force: bool,
+    /// Where to save the credentials.
+    #[command(flatten)]
+    pub saved: CredentialsArgs,
 }
 
 /// Flags of `sealgate request`.
@@ -60,6 +63,9 @@ pub struct RequestArgs {
     /// Do not draw the QR code.
     #[arg(long)]
     pub no_qr: bool,
+    /// Which saved app.
+    #[command(flatten)]
+    pub saved: CredentialsArgs,
 }
 
 /// Flags of `sealgate wait`.
@@ -74,6 +80,9 @@ pub struct WaitArgs {
     /// How long to wait at most, seconds.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     pub timeout: u64,
+    /// Which saved app.
+    #[command(flatten)]
+    pub saved: CredentialsArgs,
 }
 
 /// `sealgate jwks …`.
@@ -84,6 +93,9 @@ pub enum JwksCommand {
         /// The gateway's base URL, instead of the one saved at registration.
         #[arg(long, value_name = "URL")]
         gateway: Option<String>,
+        /// Which saved app.
+        #[command(flatten)]
+        saved: CredentialsArgs,
     },
 }
 
@@ -104,7 +116,7 @@ pub(super) fn register(args: RegisterArgs) -> anyhow::Result<()> {
         let app =
             AppClient::register_with(HttpClient::new()?, &args.gateway, &args.name, key, &options)
                 .await?;
-        let path = credentials::save(&app, args.force)?;
+        let path = credentials::save(&app, &args.saved, args.force)?;
         eprintln!(
             "registered `{}` at {} as {}; credentials in {}",
             args.name,
@@ -120,7 +132,7 @@ pub(super) fn register(args: RegisterArgs) -> anyhow::Result<()> {
 /// Opens a mailbox, shows the request, waits for the token, prints it.
 pub(super) fn request(args: RequestArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let app = credentials::load(args.gateway.as_deref())?;
+        let app = credentials::load(&args.saved, args.gateway.as_deref())?;
         let issuer_keys = match &args.issuer_jwks {
             Some(source) => Some(load_issuer_keys(source).await?),
             None => None,
@@ -215,7 +227,7 @@ async fn load_issuer_keys(source: &str) -> anyhow::Result<IssuerKeys> {
 /// Waits on a mailbox opened earlier and prints the token.
 pub(super) fn wait(args: WaitArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let app = credentials::load(args.gateway.as_deref())?;
+        let app = credentials::load(&args.saved, args.gateway.as_deref())?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs();
@@ -236,13 +248,13 @@ pub(super) fn wait(args: WaitArgs) -> anyhow::Result<()> {
 
 /// Rotates the app's key.
 pub(super) fn jwks(command: JwksCommand) -> anyhow::Result<()> {
-    let JwksCommand::Rotate { gateway } = command;
+    let JwksCommand::Rotate { gateway, saved } = command;
     runtime()?.block_on(async {
-        let mut app = credentials::load(gateway.as_deref())?;
+        let mut app = credentials::load(&saved, gateway.as_deref())?;
         let new_key = PrivateKey::generate(Algorithm::Hpke4);
         let kid = new_key.public_key().thumbprint().to_owned();
         app.rotate_keys(new_key).await?;
-        credentials::save(&app, true)?;
+        credentials::save(&app, &saved, true)?;
         eprintln!(
             "new key {kid} published; {} key(s) in the set",
             app.keys().len()

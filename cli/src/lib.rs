@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 
 pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
 pub use bridge::BridgeArgs;
-pub use completions::CompletionsArgs;
+pub use completions::{CompletionsArgs, ManArgs};
+pub use credentials::CredentialsArgs;
 pub use exit::ExitStatus;
 pub use logging::LogFormat;
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
@@ -59,6 +60,9 @@ pub enum Command {
     /// Print the completion script for a shell, e.g. `sealgate completions bash >
     /// ~/.local/share/bash-completion/completions/sealgate`.
     Completions(CompletionsArgs),
+    /// Print the manual page, sealgate(1), as roff (`sealgate man > sealgate.1`), or write
+    /// every subcommand's page with `--out-dir ~/.local/share/man/man1`.
+    Man(ManArgs),
 }
 
 /// Runs a parsed command line.
@@ -75,5 +79,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jwks(command) => app::jwks(command),
         Command::Send(args) => phone::send(args),
         Command::Completions(args) => completions::print(args),
+        Command::Man(args) => completions::man(args),
     }
 }

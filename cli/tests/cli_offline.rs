@@ -481,3 +481,28 @@ fn completions_generate_for_bash_zsh_and_fish() {
         "an unknown shell is a usage error"
     );
 }
+
+#[test]
+fn man_pages_generate_for_the_command_and_each_subcommand() {
+    let dir = tempdir();
+    let page = ok(&run(dir.path(), &["man"], b""));
+    assert!(page.contains(".TH sealgate 1"), "{page}");
+    assert!(page.contains("sealgate\\-serve(1)"), "{page}");
+    let out = dir.path().join("man1");
+    ok(&run(
+        dir.path(),
+        &["man", "--out-dir", out.to_str().unwrap()],
+        b"",
+    ));
+    for name in [
+        "sealgate.1",
+        "sealgate-serve.1",
+        "sealgate-register.1",
+        "sealgate-jwks-rotate.1",
+    ] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap_or_else(|_| panic!("{name}"));
+        assert!(text.contains(".SH OPTIONS"), "{name}");
+    }
+    let register = std::fs::read_to_string(out.join("sealgate-register.1")).unwrap();
+    assert!(register.contains("SEALGATE_PROFILE"), "{register}");
+}

@@ -422,6 +422,58 @@ async fn wait_picks_up_a_mailbox_opened_earlier() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_and_credentials_files_keep_apps_apart() {
+    let gateway = gateway().await;
+    let url = format!("http://{}", gateway.api_addr());
+    let user = User::new();
+    let other_file = user.path("elsewhere/other.json");
+    let other = other_file.to_str().unwrap();
+    let mut ids = Vec::new();
+    for which in [
+        vec![],
+        vec!["--profile", "work"],
+        vec!["--credentials", other],
+    ] {
+        let mut args = vec!["register", "--gateway", &url, "--name", "app"];
+        args.extend(&which);
+        let registered = user.run(&args).await;
+        registered.assert_success();
+        ids.push(registered.stdout[0].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three apps: {ids:?}");
+    let work = user.path("config/sealgate/profiles/work.json");
+    for file in [&user.credentials(), &work, &other_file] {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(mode(work.parent().unwrap()), 0o700);
+    for (which, id) in [
+        (vec![], &ids[0]),
+        (vec!["--profile", "work"], &ids[1]),
+        (vec!["--credentials", other], &ids[2]),
+    ] {
+        let mut args = vec!["request", "--no-qr"];
+        args.extend(&which);
+        let mut request = user.spawn(&args);
+        let uri = request.next_line().await;
+        request.kill().await;
+        let parsed = SignInRequest::parse(&uri, now_secs()).unwrap();
+        assert_eq!(parsed.client_id(), id.as_str(), "{which:?}");
+    }
+    let unknown = user
+        .run(&["request", "--no-qr", "--profile", "missing"])
+        .await;
+    unknown.assert_failure("sealgate register");
+    let bad = user.run(&["request", "--profile", "../escape"]).await;
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a bad profile name is a usage error"
+    );
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_keeps_an_open_request_working() {
     let gateway = gateway().await;
     let user = User::new();

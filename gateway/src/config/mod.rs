@@ -1,9 +1,11 @@
 //! The gateway's configuration: defaults, an optional TOML file, `SEALGATE_*` variables and
-//! flags, each overriding the one before.
+//! flags, each overriding the one before ([`settings`] lists every setting once).
+
+pub mod settings;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -216,14 +218,6 @@ impl Config {
     /// [`Config::tls_reload_secs`] as a poll interval; `None` when polling is off.
     pub fn tls_reload_interval(&self) -> Option<Duration> {
         (self.tls_reload_secs > 0).then(|| Duration::from_secs(self.tls_reload_secs))
-    }
-
-    /// Reads a TOML file over the defaults.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))
     }
 
     /// Checks the values that cannot be checked by their type.

@@ -1,6 +1,10 @@
 //! The SDK's HTTP transport: hyper over rustls (TLS 1.2 and 1.3, h2 and http/1.1), the
-//! system's trust store plus any extra roots the caller gives.
+//! system's trust store plus any extra roots the caller gives, through the environment's
+//! proxies (see [`Proxies`]); or a transport of the caller's own ([`Transport`]).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,13 +12,14 @@ use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+pub use crate::proxy::Proxies;
+use crate::proxy::ProxyConnector;
 
 /// The largest answer read from a gateway.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -22,7 +27,35 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// An HTTP client for one or more gateways; cheap to clone, connections are pooled.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    /// Boxed: the pooled client is large and the enum is cloned with every `HttpClient`.
+    Hyper(Arc<HyperTransport>),
+    Caller(Arc<dyn Transport>),
+}
+
+/// The SDK's own transport.
+struct HyperTransport {
+    client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    proxies: ProxyConnector,
+}
+
+/// What a caller's [`Transport`] answers: the response with its whole body.
+pub type TransportResult = std::result::Result<http::Response<Bytes>, String>;
+
+/// An HTTP transport of the caller's own (their `reqwest` client, a test double, a
+/// platform's HTTP stack), for [`HttpClient::with_transport`]. It sends one request and
+/// returns the response with its body read; the SDK still applies its timeouts and its
+/// response size limit, and reads nothing but the status, the headers and the body.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request`; an `Err` is a transport failure (connection refused, TLS, …).
+    fn send(
+        &self,
+        request: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = TransportResult> + Send + 'static>>;
 }
 
 /// A gateway's answer.
@@ -33,55 +66,116 @@ pub(crate) struct Reply {
 }
 
 impl HttpClient {
-    /// A client trusting the operating system's root certificates.
+    /// A client trusting the operating system's root certificates, through the
+    /// environment's proxies.
     pub fn new() -> Result<Self> {
-        Self::with_extra_roots(&[])
+        Self::with_options(&[], &Proxies::FromEnvironment)
     }
 
     /// A client trusting the system's roots and the PEM certificates in `pem`
-    /// (a private CA, a test certificate).
+    /// (a private CA, a test certificate), through the environment's proxies.
     pub fn with_extra_roots(pem: &[u8]) -> Result<Self> {
-        let tls = tls_client_config(pem)?;
+        Self::with_options(pem, &Proxies::FromEnvironment)
+    }
+
+    /// A client trusting the system's roots and the PEM certificates in `extra_roots_pem`,
+    /// going through `proxies`.
+    pub fn with_options(extra_roots_pem: &[u8], proxies: &Proxies) -> Result<Self> {
+        let tls = tls_client_config(extra_roots_pem)?;
+        let proxies = ProxyConnector::new(proxies);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .build();
+            .wrap_connector(proxies.clone());
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Ok(Self { client })
+        Ok(Self {
+            inner: Inner::Hyper(Arc::new(HyperTransport { client, proxies })),
+        })
+    }
+
+    /// A client that sends every request through the caller's `transport`.
+    pub fn with_transport(transport: impl Transport) -> Self {
+        Self {
+            inner: Inner::Caller(Arc::new(transport)),
+        }
     }
 
     /// Sends one request and reads the answer, within `timeout`.
     pub(crate) async fn send(
         &self,
-        request: Request<Full<Bytes>>,
+        mut request: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Reply> {
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Error::Transport(e.to_string()))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|e| Error::Transport(format!("reading the answer: {e}")))?
-                .to_bytes();
-            Ok(Reply {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            })
+            match &self.inner {
+                Inner::Hyper(hyper) => {
+                    if let Some(auth) = hyper.proxies.absolute_form_auth(request.uri()) {
+                        request
+                            .headers_mut()
+                            .insert(header::PROXY_AUTHORIZATION, auth);
+                    }
+                    let response = hyper
+                        .client
+                        .request(request)
+                        .await
+                        .map_err(|e| Error::Transport(transport_error(&e)))?;
+                    let (parts, body) = response.into_parts();
+                    let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                        .collect()
+                        .await
+                        .map_err(|e| Error::Transport(format!("reading the answer: {e}")))?
+                        .to_bytes();
+                    Ok(Reply {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body,
+                    })
+                }
+                Inner::Caller(transport) => {
+                    let (parts, body) = request.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map_err(|e| Error::Transport(e.to_string()))?
+                        .to_bytes();
+                    let response = transport
+                        .send(Request::from_parts(parts, body))
+                        .await
+                        .map_err(Error::Transport)?;
+                    let (parts, body) = response.into_parts();
+                    if body.len() > MAX_RESPONSE_BYTES {
+                        return Err(Error::Transport(format!(
+                            "reading the answer: over {MAX_RESPONSE_BYTES} bytes"
+                        )));
+                    }
+                    Ok(Reply {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body,
+                    })
+                }
+            }
         };
         tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| Error::Transport(format!("no answer within {timeout:?}")))?
     }
+}
+
+/// A hyper client error with its causes (a refused proxy tunnel names the proxy's status).
+fn transport_error(error: &hyper_util::client::legacy::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A rustls client configuration (aws-lc-rs, TLS 1.2 and 1.3) trusting the operating system's

@@ -6,6 +6,7 @@ mod error;
 mod http;
 mod idtoken;
 mod phone;
+mod proxy;
 pub mod qr;
 mod retry;
 #[cfg(feature = "testing")]
@@ -14,7 +15,7 @@ pub mod webhook;
 
 pub use app::{AppClient, PendingSignIn, ReceivedToken, Registration, public_jwks};
 pub use error::{Error, Result};
-pub use http::{HttpClient, tls_client_config};
+pub use http::{HttpClient, Proxies, Transport, TransportResult, tls_client_config};
 pub use idtoken::{Expected, IdTokenClaims, IssuerKeys, verify_id_token};
 pub use phone::{Deposited, Phone};
 pub use sealgate_crypto;

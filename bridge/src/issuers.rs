@@ -129,11 +129,10 @@ impl TrustedIssuers {
             Source::File(keys) => check(keys),
             Source::Url { url, cached } => {
                 let mut cached = cached.lock().await;
-                if let Some((keys, _)) = cached.as_ref() {
-                    match check(keys) {
-                        Err(PhoneTokenError::Invalid(reason)) if reason.contains("has no key") => {}
-                        verdict => return verdict,
-                    }
+                if let Some((keys, _)) = cached.as_ref()
+                    && keys.has_key_for(token)
+                {
+                    return check(keys);
                 }
                 let recently = cached
                     .as_ref()

@@ -35,6 +35,17 @@ impl IssuerKeys {
         Ok(Self { set })
     }
 
+    /// Whether this set holds the key `token`'s header names (for a token without `kid`:
+    /// whether the set has exactly one key). A verifier that caches an issuer's keys fetches
+    /// them again when it does not: the issuer may have rotated.
+    pub fn has_key_for(&self, token: &str) -> bool {
+        match jsonwebtoken::decode_header(token).map(|header| header.kid) {
+            Ok(Some(kid)) => self.set.find(&kid).is_some(),
+            Ok(None) => self.set.keys.len() == 1,
+            Err(_) => false,
+        }
+    }
+
     /// Fetches a JWKS from `url`.
     pub async fn fetch(http: &HttpClient, url: &str) -> Result<Self> {
         let reply = http

@@ -314,3 +314,16 @@ fn refuses_garbage() {
         Err(Error::IdToken(_))
     ));
 }
+
+#[test]
+fn a_key_set_knows_whether_it_holds_a_tokens_key() {
+    let issuer = TestIssuer::generate(ISSUER).unwrap();
+    let rotated = TestIssuer::generate(ISSUER).unwrap();
+    let token = issuer.sign_id_token("alice", AUDIENCE, NONCE).unwrap();
+    assert!(keys_of(&issuer).has_key_for(&token));
+    assert!(
+        !keys_of(&rotated).has_key_for(&token),
+        "another key set: fetch again"
+    );
+    assert!(!keys_of(&issuer).has_key_for("not a token"));
+}

@@ -229,11 +229,15 @@ async fn serve(
                         };
                         let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
                             let app = app.clone();
+                            // A trusted proxy's forwarding headers may name the client.
+                            let client = app.trusted_proxies.client_of(peer.ip(), request.headers());
+                            let client = SocketAddr::new(client, peer.port());
+                            // Boxed: a future keeps what it captures for its whole life, so a
+                            // request captured by value (about 270 bytes) would stay in it next
+                            // to the copy `serve_api` holds, in every waiting long-poll.
+                            let request = Box::new(request);
                             async move {
-                                // A trusted proxy's forwarding headers may name the client.
-                                let client = app.trusted_proxies.client_of(peer.ip(), request.headers());
-                                let client = SocketAddr::new(client, peer.port());
-                                Ok::<_, std::convert::Infallible>(router::serve_api(&app, request, client).await)
+                                Ok::<_, std::convert::Infallible>(router::serve_api(&app, *request, client).await)
                             }
                         });
                         serve_connection(&builders, watcher, stopping, stream, tls, header_timeout, service).await;

@@ -12,6 +12,7 @@
 #   DURATION=10      measured seconds of each throughput run (1 s warm-up comes first)
 #   OUT=DIR          where the JSON results go [target/load-results/DATE]
 #   BEFORE=BINARY    the `sealgate` binary the before-after section compares with
+#   GATEWAY=BINARY   a `sealgate` binary to measure instead of this tree's release build
 #
 # Requires redis-server, redis-cli and redis-benchmark (Debian: redis-server, redis-tools),
 # jq and python3. Prints one summary at the end; every run's JSON stays in OUT.
@@ -42,7 +43,7 @@ started=$(date +%s)
 
 echo "==> release build"
 cargo build --release --locked -p sealgate-cli --bin sealgate -p sealgate-bench --bin sealgate-load
-gateway_bin=$root/target/release/sealgate
+gateway_bin=${GATEWAY:-$root/target/release/sealgate}
 load_bin=$root/target/release/sealgate-load
 # The before-after section swaps this for $BEFORE.
 current_bin=$gateway_bin

@@ -556,7 +556,6 @@ mod tests {
             service,
         );
         let size = std::mem::size_of_val(&future);
-        eprintln!("serve_connection future: {size} bytes");
         assert!(size <= 1536, "serve_connection's future is {size} bytes");
     }
 }

@@ -12,6 +12,7 @@
 #   DURATION=10      measured seconds of each throughput run (1 s warm-up comes first)
 #   OUT=DIR          where the JSON results go [target/load-results/DATE]
 #   BEFORE=BINARY    the `sealgate` binary the before-after section compares with
+#   GATEWAY=BINARY   a `sealgate` binary to measure instead of this tree's release build
 #
 # Requires redis-server, redis-cli and redis-benchmark (Debian: redis-server, redis-tools),
 # jq and python3. Prints one summary at the end; every run's JSON stays in OUT.
@@ -42,7 +43,7 @@ started=$(date +%s)
 
 echo "==> release build"
 cargo build --release --locked -p sealgate-cli --bin sealgate -p sealgate-bench --bin sealgate-load
-gateway_bin=$root/target/release/sealgate
+gateway_bin=${GATEWAY:-$root/target/release/sealgate}
 load_bin=$root/target/release/sealgate-load
 # The before-after section swaps this for $BEFORE.
 current_bin=$gateway_bin
@@ -87,11 +88,13 @@ start_gateway() {
   # The private Redis starts each measurement empty: no keys of earlier runs expiring meanwhile.
   redis-cli -p "$redis_port" flushall >/dev/null
   local log="$OUT/gateway-$gateways.log"
-  # Registration rate and the global waiter cap off, as variables: a "before" binary older
-  # than these limits ignores them. The log in text, whose start line is read below, and
-  # without the line per request, as the "before" binaries log.
+  # Registration rate, the global waiter cap and the connection caps (10,000 in all, 2,000
+  # from one address: the fan-out's 10,000 long-polls all come from 127.0.0.1) off, as
+  # variables: a "before" binary older than these limits ignores them. The log in text, whose
+  # start line is read below, and without the line per request, as the "before" binaries log.
   SEALGATE_LOG_FORMAT=text SEALGATE_LOG=info,sealgate::request=warn \
   SEALGATE_REGISTRATIONS_PER_IP=0 SEALGATE_MAX_WAITERS=0 \
+  SEALGATE_MAX_CONNECTIONS=0 SEALGATE_MAX_CONNECTIONS_PER_IP=0 \
     "$current_bin" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --store "$1" \
     --redis-prefix "bench$gateways:" --deposits-per-ip 0 --mailboxes-per-client 0 \
     >"$log" 2>&1 &

@@ -229,11 +229,15 @@ async fn serve(
                         };
                         let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
                             let app = app.clone();
+                            // A trusted proxy's forwarding headers may name the client.
+                            let client = app.trusted_proxies.client_of(peer.ip(), request.headers());
+                            let client = SocketAddr::new(client, peer.port());
+                            // Boxed: a future keeps what it captures for its whole life, so a
+                            // request captured by value (about 270 bytes) would stay in it next
+                            // to the copy `serve_api` holds, in every waiting long-poll.
+                            let request = Box::new(request);
                             async move {
-                                // A trusted proxy's forwarding headers may name the client.
-                                let client = app.trusted_proxies.client_of(peer.ip(), request.headers());
-                                let client = SocketAddr::new(client, peer.port());
-                                Ok::<_, std::convert::Infallible>(router::serve_api(&app, request, client).await)
+                                Ok::<_, std::convert::Infallible>(router::serve_api(&app, *request, client).await)
                             }
                         });
                         serve_connection(&builders, watcher, stopping, stream, tls, header_timeout, service).await;
@@ -364,6 +368,11 @@ async fn read_proxy_header(
 }
 
 /// Serves one accepted connection until it ends or the gateway stops.
+///
+/// Only the plain HTTP/1.1 path is part of this future: the HTTP/2 and TLS paths are boxed.
+/// Every connection's task is sized for the largest state its future can be in, so an inline
+/// TLS or HTTP/2 connection (several KiB: rustls's state, h2's, the auto builder's for both)
+/// would be paid by each HTTP/1.1 keep-alive connection and long-poll too.
 async fn serve_connection<S, B>(
     builders: &Builders,
     watcher: Watcher,
@@ -373,19 +382,12 @@ async fn serve_connection<S, B>(
     first_byte_timeout: Duration,
     service: S,
 ) where
-    S: hyper::service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<B>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
+    S: ApiService<B>,
     S::Future: Send + 'static,
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let streams = Arc::new(StreamTracker::default());
     let served: Result<(), BoxError> = match tls {
         None => {
             // No first byte in time, the client gone, or the gateway stopping: close.
@@ -396,44 +398,26 @@ async fn serve_connection<S, B>(
             let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
             match protocol {
                 Ok(Ok(Protocol::Http1)) => {
+                    drop(stopping);
                     let connection = builders.http1.serve_connection(io, service);
                     watcher.watch(connection).await.map_err(Into::into)
                 }
                 Ok(Ok(Protocol::Http2)) => {
-                    let service = counted(service, &streams);
-                    let connection = builders.http2.serve_connection(io, service);
-                    let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
-                    drive(
-                        connection,
-                        &streams,
-                        idle,
-                        stopping,
-                        &builders.http2_idle_closed,
-                    )
-                    .await
+                    Box::pin(serve_http2(builders, watcher, stopping, io, service)).await
                 }
                 _ => return,
             }
         }
         Some(acceptor) => {
-            // Boxed: the handshake's state is large, and would otherwise size every
-            // connection's task, TLS or not.
-            let handshake = Box::pin(acceptor.accept(stream));
-            let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await
-            else {
-                return;
-            };
-            let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
-            let service = counted(service, &streams);
-            let connection = builders.detect.serve_connection(io, service).into_owned();
-            let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
-            drive(
-                connection,
-                &streams,
-                idle,
+            Box::pin(serve_tls(
+                builders,
+                watcher,
                 stopping,
-                &builders.http2_idle_closed,
-            )
+                stream,
+                acceptor,
+                first_byte_timeout,
+                service,
+            ))
             .await
         }
     };
@@ -442,7 +426,136 @@ async fn serve_connection<S, B>(
     }
 }
 
+/// What the connection futures serve: the API's or the metrics' `service_fn`.
+trait ApiService<B>:
+    hyper::service::Service<
+        http::Request<hyper::body::Incoming>,
+        Response = http::Response<B>,
+        Error = std::convert::Infallible,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> ApiService<B> for S where
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A plain-TCP HTTP/2 connection (prior knowledge), its streams counted, closed when idle.
+async fn serve_http2<S, B>(
+    builders: &Builders,
+    watcher: Watcher,
+    stopping: watch::Receiver<bool>,
+    io: TokioIo<FirstByteDeadline<TcpStream>>,
+    service: S,
+) -> Result<(), BoxError>
+where
+    S: ApiService<B>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let streams = Arc::new(StreamTracker::default());
+    let service = counted(service, &streams);
+    let connection = builders.http2.serve_connection(io, service);
+    let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
+    drive(
+        connection,
+        &streams,
+        idle,
+        stopping,
+        &builders.http2_idle_closed,
+    )
+    .await
+}
+
+/// A TLS connection: the handshake, then HTTP/1.1 or HTTP/2 as negotiated (ALPN, or the
+/// preface).
+async fn serve_tls<S, B>(
+    builders: &Builders,
+    watcher: Watcher,
+    stopping: watch::Receiver<bool>,
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    first_byte_timeout: Duration,
+    service: S,
+) -> Result<(), BoxError>
+where
+    S: ApiService<B>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    // Boxed: the handshake's state is large, and would otherwise size the connection's.
+    let handshake = Box::pin(acceptor.accept(stream));
+    let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await else {
+        return Ok(());
+    };
+    let io = TokioIo::new(FirstByteDeadline::new(stream, first_byte_timeout));
+    let streams = Arc::new(StreamTracker::default());
+    let service = counted(service, &streams);
+    let connection = builders.detect.serve_connection(io, service).into_owned();
+    let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
+    drive(
+        connection,
+        &streams,
+        idle,
+        stopping,
+        &builders.http2_idle_closed,
+    )
+    .await
+}
+
 /// Resolves once `stopping` turns true (or its sender is gone).
 async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection's task holds its `serve_connection` future: a plain HTTP/1.1
+    /// connection (a long-poll's) pays for the largest state of it, so the HTTP/2 and TLS
+    /// paths stay boxed.
+    #[tokio::test]
+    async fn a_connection_future_is_small() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let builders = Builders {
+            detect: auto::Builder::new(TokioExecutor::new()),
+            http1: http1::Builder::new(),
+            http2: http2::Builder::new(TokioExecutor::new()),
+            http2_idle_timeout: Duration::from_secs(30),
+            http2_idle_closed: prometheus::IntCounter::new("idle_closed", "test").unwrap(),
+        };
+        let graceful = GracefulShutdown::new();
+        let (_stop, stopping) = watch::channel(false);
+        let service = service_fn(|_request: http::Request<hyper::body::Incoming>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<
+                bytes::Bytes,
+            >::new()))
+        });
+        let future = serve_connection(
+            &builders,
+            graceful.watcher(),
+            stopping,
+            stream,
+            None,
+            Duration::from_secs(1),
+            service,
+        );
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1536, "serve_connection's future is {size} bytes");
+    }
 }

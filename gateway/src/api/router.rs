@@ -237,9 +237,15 @@ pub(crate) async fn serve_api(
     let logged_id = request_id.to_str().unwrap_or_default();
     let method = method_label(&parts.method);
     let is_head = parts.method == Method::HEAD;
-    // What the handlers log carries the request id too.
+    // What the handlers log carries the request id too. A long-poll waits outside the span:
+    // 10,000 parked long-polls would otherwise keep 10,000 spans (and their formatted
+    // fields) alive in the subscriber for up to a minute each.
     let span = tracing::info_span!("request", request_id = logged_id);
-    let (template, response) = route(app, parts, body, peer).instrument(span).await;
+    let (template, routed) = route(app, parts, body, peer).instrument(span).await;
+    let response = match routed {
+        Routed::Answered(response) => response,
+        Routed::LongPoll(poll) => poll.run(app).await,
+    };
     let mut response = response.unwrap_or_else(ApiError::into_response);
     if is_head {
         response = strip_body(response);
@@ -261,36 +267,42 @@ pub(crate) async fn serve_api(
     response
 }
 
+/// What routing a request gave: an answer, or a checked long-poll still to wait.
+enum Routed {
+    /// The handler's result.
+    Answered(Result<HttpResponse, ApiError>),
+    /// An authenticated long-poll, holding nothing of the request.
+    LongPoll(api::poll::LongPoll),
+}
+
 /// Finds the request's route and runs its handler: the route's template (its metric label)
-/// and the handler's result.
+/// and the handler's result, or the long-poll to run.
 async fn route(
     app: &App,
     parts: http::request::Parts,
     body: Incoming,
     peer: SocketAddr,
-) -> (&'static str, Result<HttpResponse, ApiError>) {
+) -> (&'static str, Routed) {
     let found = find_route(parts.uri.path());
     let template = found.map_or(UNKNOWN_ROUTE, |(spec, _)| spec.template);
-    let response = match found {
-        None => Err(ApiError::NotFound),
+    let routed = match found {
+        None => Routed::Answered(Err(ApiError::NotFound)),
         Some((spec, id)) => match spec.handler(&parts.method) {
-            None => Err(ApiError::MethodNotAllowed(spec.allow_header())),
+            None => Routed::Answered(Err(ApiError::MethodNotAllowed(spec.allow_header()))),
             // A long-poll keeps nothing of the request while it waits: the request head lives
             // in the connection's read buffer, which it would pin for up to a minute per waiter.
-            Some(Handler::Poll) => {
-                let prepared = api::poll::prepare_poll(app, &parts, id).await;
-                drop((parts, body));
-                match prepared {
-                    Ok(poll) => poll.run(app).await,
-                    Err(error) => Err(error),
-                }
-            }
+            Some(Handler::Poll) => match api::poll::prepare_poll(app, &parts, id).await {
+                Ok(poll) => Routed::LongPoll(poll),
+                Err(error) => Routed::Answered(Err(error)),
+            },
             // Boxed, so that the long-poll's state alone sizes this future: hyper keeps it for
             // the request's whole life, a minute for a long-poll.
-            Some(handler) => Box::pin(dispatch(app, handler, id, &parts, body, peer)).await,
+            Some(handler) => {
+                Routed::Answered(Box::pin(dispatch(app, handler, id, &parts, body, peer)).await)
+            }
         },
     };
-    (template, response)
+    (template, routed)
 }
 
 async fn dispatch(

@@ -60,6 +60,7 @@ echo "keygen | seal | open printed: $out"
 
 step "deploy/: every file validated, and a live two-instance deployment scraped by Prometheus" && deploy/validate.sh
 step "load generator smoke: each sealgate-load scenario for 3 s against a debug gateway, zero errors" && benches/smoke.sh
+step "chaos soak: 60 s of sign-ins on two debug gateways and Redis, both killed and restarted, every envelope accounted for" && SOAK_PROFILE=debug benches/soak.sh --duration 60 --seed 17
 
 step "end-to-end demo: sealgate serve, register, request, a simulated phone sends, the app verifies" && examples/demo.sh
 

@@ -5,9 +5,10 @@
 //! `http` (one client connection per worker), `api` (the gateway's routes), `envelope`
 //! (tokens and pre-sealed envelopes), `pacing` (closed and open loop), `stats` (HdrHistogram
 //! latencies and errors), `progress` (the live line), `procinfo` (memory, CPU, Redis clients),
-//! `report` (JSON and text), and `scenarios`.
+//! `report` (JSON and text), and `scenarios`. [`soak`] is the chaos soak `sealgate-soak`.
 
 pub mod cli;
+pub mod soak;
 
 mod api;
 mod envelope;

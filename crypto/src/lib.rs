@@ -12,6 +12,8 @@
 //! - [`Envelope::parse`]: the strict, key-less reader the gateway uses on every deposit.
 //! - [`SignInRequest`]: the URI an app shows as a QR code and a phone parses.
 //! - [`webhook`]: Standard Webhooks signatures, for the gateway's deliveries and the app's checks.
+//! - [`webpush`]: Web Push for one-click sign-in: RFC 8291 `aes128gcm` message encryption
+//!   (P-256, AES-128-GCM) and RFC 8292 VAPID (ES256) headers.
 //! - [`base64url`]: the strict unpadded base64url every part of sealgate encodes with.
 //! - [`kem`]: DHKEM(X25519, HKDF-SHA256) as an `hpke::Kem`, the KEM under the envelope.
 //!
@@ -58,6 +60,7 @@ pub mod kem;
 mod rng;
 pub mod signin;
 pub mod webhook;
+pub mod webpush;
 mod x25519;
 
 pub use alg::Algorithm;

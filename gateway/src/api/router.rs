@@ -226,45 +226,56 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
 /// Serves one request of the API listener: the answer carries the request's id in
 /// `x-request-id`, and the request is counted in the metrics and logged once (method, route
 /// template, status, duration and request id; never a path, an id of the API or a secret).
-pub(crate) async fn serve_api(
+///
+/// Not an `async fn`: an async fn keeps its arguments for its whole life, and hyper keeps
+/// this future for the request's whole life, a minute for a long-poll. So the request is taken
+/// apart here, routing runs in a box freed once it is done, and a waiting long-poll holds only
+/// its own state.
+pub(crate) fn serve_api(
     app: &App,
     request: Request<Incoming>,
     peer: SocketAddr,
-) -> HttpResponse {
+) -> impl Future<Output = HttpResponse> + '_ {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let request_id = request_id(&parts.headers);
-    let logged_id = request_id.to_str().unwrap_or_default();
     let method = method_label(&parts.method);
     let is_head = parts.method == Method::HEAD;
     // What the handlers log carries the request id too. A long-poll waits outside the span:
     // 10,000 parked long-polls would otherwise keep 10,000 spans (and their formatted
     // fields) alive in the subscriber for up to a minute each.
-    let span = tracing::info_span!("request", request_id = logged_id);
-    let (template, routed) = route(app, parts, body, peer).instrument(span).await;
-    let response = match routed {
-        Routed::Answered(response) => response,
-        Routed::LongPoll(poll) => poll.run(app).await,
-    };
-    let mut response = response.unwrap_or_else(ApiError::into_response);
-    if is_head {
-        response = strip_body(response);
-    }
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    app.metrics
-        .observe_request(template, method, status, elapsed.as_secs_f64());
-    tracing::info!(
-        target: REQUEST_LOG_TARGET,
-        method,
-        route = template,
-        status,
-        duration_ms = elapsed.as_micros() as f64 / 1000.0,
-        request_id = logged_id,
-        "request"
+    let span = tracing::info_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or_default()
     );
-    response.headers_mut().insert(REQUEST_ID, request_id);
-    response
+    let mut routing = Some(Box::pin(route(app, parts, body, peer).instrument(span)));
+    async move {
+        let routing = routing.take().expect("a request is routed once");
+        let (template, routed) = routing.await;
+        let response = match routed {
+            Routed::Answered(response) => response,
+            Routed::LongPoll(poll) => poll.run(app).await,
+        };
+        let mut response = response.unwrap_or_else(ApiError::into_response);
+        if is_head {
+            response = strip_body(response);
+        }
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        app.metrics
+            .observe_request(template, method, status, elapsed.as_secs_f64());
+        tracing::info!(
+            target: REQUEST_LOG_TARGET,
+            method,
+            route = template,
+            status,
+            duration_ms = elapsed.as_micros() as f64 / 1000.0,
+            request_id = request_id.to_str().unwrap_or_default(),
+            "request"
+        );
+        response.headers_mut().insert(REQUEST_ID, request_id);
+        response
+    }
 }
 
 /// What routing a request gave: an answer, or a checked long-poll still to wait.
@@ -493,5 +504,52 @@ mod tests {
         let (client, _) = find_route("/v1/clients/c").unwrap();
         assert_eq!(client.handler(&Method::HEAD), Some(Handler::GetClient));
         assert_eq!(client.handler(&Method::PATCH), None);
+    }
+}
+
+/// hyper keeps a request's future for the request's whole life: a waiting long-poll's, for up
+/// to a minute, in every one of thousands of waiters.
+#[cfg(test)]
+mod future_size {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[tokio::test]
+    async fn a_requests_future_is_small() {
+        let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
+        let store: crate::store::SharedStore = Arc::new(crate::store::MemoryStore::new(
+            crate::store::WakeHub::default(),
+            clock.clone(),
+        ));
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        let config = crate::config::Config::default();
+        let app = Arc::new(App::new(config, store, clock, stopping).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A real request (an `Incoming` body exists only inside hyper) whose answer is the size
+        // of the future `serve_api` makes for it.
+        tokio::spawn(async move {
+            let (stream, peer) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let app = app.clone();
+                async move {
+                    let size = std::mem::size_of_val(&serve_api(&app, request, peer));
+                    let body = http_body_util::Full::new(bytes::Bytes::from(size.to_string()));
+                    Ok::<_, std::convert::Infallible>(http::Response::new(body))
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        stream.write_all(request).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let size: usize = answer.rsplit("\r\n").next().unwrap().parse().unwrap();
+        assert!(size <= 1024, "serve_api's future is {size} bytes");
     }
 }

@@ -8,7 +8,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 
 use sealgate::Gateway;
 use sealgate::config::Config;
-use sealgate::config::settings::{self, Kind, SETTINGS, Setting};
+use sealgate::config::settings::{self, Kind, SETTINGS, Secrecy, Setting};
 
 use crate::logging::LogFormat;
 
@@ -46,7 +46,7 @@ pub struct SettingArgs {
 fn flag_of(setting: &'static Setting) -> Arg {
     let kind = setting.kind;
     let default = settings::default_of(setting)
-        .filter(|_| !setting.secret || setting.key == "store")
+        .filter(|_| setting.secrecy != Secrecy::Secret)
         .map_or(String::new(), |default| {
             let shown = if kind == Kind::Text {
                 default.trim_matches('"')
@@ -59,7 +59,7 @@ fn flag_of(setting: &'static Setting) -> Arg {
         .long(setting.flag)
         .env(setting.env)
         .help(format!("{}{default}", setting.help))
-        .hide_env_values(setting.secret)
+        .hide_env_values(setting.secrecy != Secrecy::Plain)
         .action(ArgAction::Set)
         .value_parser(move |raw: &str| kind.parse(raw).map(|_| raw.to_owned()));
     match kind {

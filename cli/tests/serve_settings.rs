@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 
 use sealgate::config::Config;
-use sealgate::config::settings::{SETTINGS, Setting};
+use sealgate::config::settings::{SETTINGS, Secrecy, Setting};
 
 const SEALGATE: &str = env!("CARGO_BIN_EXE_sealgate");
 
@@ -38,8 +38,9 @@ fn at<'t>(table: &'t toml::Table, key: &str) -> Option<&'t toml::Value> {
 }
 
 /// What `--print-config` shows for `setting` set to its example.
+/// (The store's example carries no password, so it shows as it is.)
 fn shown(setting: &Setting) -> toml::Value {
-    if setting.secret && setting.key != "store" {
+    if setting.secrecy == Secrecy::Secret {
         toml::Value::String("<redacted>".into())
     } else {
         setting.kind.parse(setting.example).unwrap()

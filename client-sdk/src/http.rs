@@ -122,7 +122,7 @@ impl HttpClient {
                         .client
                         .request(request)
                         .await
-                        .map_err(|e| Error::Transport(transport_error(&e)))?;
+                        .map_err(|e| Error::Transport(crate::proxy::with_causes(&e)))?;
                     let (parts, body) = response.into_parts();
                     let body = Limited::new(body, MAX_RESPONSE_BYTES)
                         .collect()
@@ -164,18 +164,6 @@ impl HttpClient {
             .await
             .map_err(|_| Error::Transport(format!("no answer within {timeout:?}")))?
     }
-}
-
-/// A hyper client error with its causes (a refused proxy tunnel names the proxy's status).
-fn transport_error(error: &hyper_util::client::legacy::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A rustls client configuration (aws-lc-rs, TLS 1.2 and 1.3) trusting the operating system's

@@ -130,13 +130,19 @@ impl Service<Uri> for ProxyConnector {
 fn through(proxy: &Uri, error: &dyn std::error::Error) -> BoxError {
     let at = proxy.authority().map_or("?", |a| a.as_str());
     let at = at.rsplit_once('@').map_or(at, |(_, host)| host);
-    let mut text = format!("through the proxy at {at}: {error}");
+    format!("through the proxy at {at}: {}", with_causes(error)).into()
+}
+
+/// An error followed by each of its causes, `: `-separated.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text.into()
+    text
 }
 
 /// A connection, telling hyper whether its requests go to a proxy in absolute form.

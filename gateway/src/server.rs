@@ -285,6 +285,32 @@ struct Builders {
     http2_idle_closed: prometheus::IntCounter,
 }
 
+impl Builders {
+    /// Drives an HTTP/2 (or negotiated) connection until it ends, has no stream for
+    /// `http2_idle_timeout`, or the gateway stops; `_watcher` keeps the graceful shutdown
+    /// waiting for it meanwhile.
+    async fn drive<C>(
+        &self,
+        connection: C,
+        streams: &StreamTracker,
+        stopping: watch::Receiver<bool>,
+        _watcher: Watcher,
+    ) -> Result<(), BoxError>
+    where
+        C: hyper_util::server::graceful::GracefulConnection,
+        C::Error: Into<BoxError>,
+    {
+        drive(
+            connection,
+            streams,
+            self.http2_idle_timeout,
+            stopping,
+            &self.http2_idle_closed,
+        )
+        .await
+    }
+}
+
 /// What a connection's future ends with.
 use crate::server_drive::BoxError;
 
@@ -466,15 +492,9 @@ where
     let streams = Arc::new(StreamTracker::default());
     let service = counted(service, &streams);
     let connection = builders.http2.serve_connection(io, service);
-    let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
-    drive(
-        connection,
-        &streams,
-        idle,
-        stopping,
-        &builders.http2_idle_closed,
-    )
-    .await
+    builders
+        .drive(connection, &streams, stopping, watcher)
+        .await
 }
 
 /// A TLS connection: the handshake, then HTTP/1.1 or HTTP/2 as negotiated (ALPN, or the
@@ -503,15 +523,9 @@ where
     let streams = Arc::new(StreamTracker::default());
     let service = counted(service, &streams);
     let connection = builders.detect.serve_connection(io, service).into_owned();
-    let (idle, _shutdown_waits) = (builders.http2_idle_timeout, watcher);
-    drive(
-        connection,
-        &streams,
-        idle,
-        stopping,
-        &builders.http2_idle_closed,
-    )
-    .await
+    builders
+        .drive(connection, &streams, stopping, watcher)
+        .await
 }
 
 /// Resolves once `stopping` turns true (or its sender is gone).

@@ -4,6 +4,7 @@
 //! once, in the `Default` impls of [`Config`](super::Config).
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use super::Config;
 
@@ -37,8 +38,19 @@ pub struct Setting {
     pub help: &'static str,
     /// A valid value that is not the default, for the tests that check every layer reaches it.
     pub example: &'static str,
-    /// Whether the value is secret: never shown, in `--help` or `--print-config`.
-    pub secret: bool,
+    /// What of the value may be shown, in `--help` and `--print-config`.
+    pub secrecy: Secrecy,
+}
+
+/// What of a setting's value may be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrecy {
+    /// All of it.
+    Plain,
+    /// Nothing: `<redacted>`, and no variable's value in `--help`.
+    Secret,
+    /// A URL whose password is replaced by `<redacted>`; its default is plain.
+    UrlPassword,
 }
 
 const fn setting(
@@ -56,12 +68,17 @@ const fn setting(
         kind,
         help,
         example,
-        secret: false,
+        secrecy: Secrecy::Plain,
     }
 }
 
 const fn secret(mut setting: Setting) -> Setting {
-    setting.secret = true;
+    setting.secrecy = Secrecy::Secret;
+    setting
+}
+
+const fn url_with_password(mut setting: Setting) -> Setting {
+    setting.secrecy = Secrecy::UrlPassword;
     setting
 }
 
@@ -85,7 +102,7 @@ pub static SETTINGS: &[Setting] = &[
         "metrics listen address",
         "127.0.0.1:9091",
     ),
-    secret(setting(
+    url_with_password(setting(
         "store",
         "SEALGATE_STORE",
         "store",
@@ -491,22 +508,33 @@ impl Config {
             }
             match lookup(&table, setting.key) {
                 None => out.push_str(&format!("# {name} is not set\n")),
-                Some(_) if setting.secret && setting.key == "store" => {
-                    let store = redact_url_password(&self.store);
-                    out.push_str(&format!("{name} = {}\n", toml::Value::String(store)));
-                }
-                Some(_) if setting.secret => out.push_str(&format!("{name} = \"<redacted>\"\n")),
-                Some(value) => out.push_str(&format!("{name} = {value}\n")),
+                Some(value) => out.push_str(&format!("{name} = {}\n", setting.shown(value))),
             }
         }
         out
     }
 }
 
+impl Setting {
+    /// `value` as `--print-config` may show it.
+    pub fn shown(&self, value: &toml::Value) -> toml::Value {
+        match (self.secrecy, value) {
+            (Secrecy::Plain, _) => value.clone(),
+            (Secrecy::UrlPassword, toml::Value::String(url)) => {
+                toml::Value::String(redact_url_password(url))
+            }
+            (Secrecy::Secret | Secrecy::UrlPassword, _) => toml::Value::String("<redacted>".into()),
+        }
+    }
+}
+
+/// The defaults, serialized once.
+static DEFAULTS: LazyLock<toml::Table> =
+    LazyLock::new(|| toml::Table::try_from(Config::default()).expect("the defaults serialize"));
+
 /// The default of `setting` as TOML writes it, or `None` when it is unset by default.
 pub fn default_of(setting: &Setting) -> Option<String> {
-    let table = toml::Table::try_from(Config::default()).expect("the defaults serialize");
-    lookup(&table, setting.key).map(|value| value.to_string())
+    lookup(&DEFAULTS, setting.key).map(|value| value.to_string())
 }
 
 fn lookup<'t>(table: &'t toml::Table, key: &str) -> Option<&'t toml::Value> {

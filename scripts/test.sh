@@ -86,6 +86,10 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r interop/requirements.txt
 SEALGATE_BIN="$sealgate" "$venv/bin/python" -m pytest -q interop
 
+step "API fuzzing: schemathesis against a live gateway's /openapi.json, every check, stateful links (docs/api.md, Fuzzing)"
+# Never skips: scripts/fuzz-api.sh fails when schemathesis cannot be installed.
+SEALGATE_BIN="$sealgate" scripts/fuzz-api.sh
+
 step "JavaScript package @sealgate/client (client-sdk/js): vectors, shared rejections, interop with the CLI and pyhpke, a real gateway, headless Chromium"
 # Never skips: node and npm must be there (Chromium was installed above).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

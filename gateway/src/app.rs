@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::client_addr::TrustedProxies;
@@ -41,6 +42,8 @@ pub(crate) struct App {
     pub public_url: String,
     /// Webhook delivery, unless turned off.
     pub webhooks: Option<Arc<Webhooks>>,
+    /// The OpenAPI document `GET /openapi.json` serves, with this configuration's bounds.
+    pub openapi: Bytes,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -97,6 +100,7 @@ impl App {
             connections,
             trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
             public_url: config.public_base_url(),
+            openapi: crate::api::ops::served_openapi(&config),
             config,
             store,
             clock,

@@ -164,6 +164,23 @@ async fn jwks_is_cacheable_and_rotates() {
         Some(new_key.public_key().thumbprint())
     );
     assert_ne!(rotated.header(header::ETAG), Some(etag.as_str()));
+    // RFC 7517 §5: members of a JWK Set that are not understood are ignored.
+    let newer_key = PrivateKey::generate(Algorithm::Hpke3);
+    let mut with_extra = jwks_of(&newer_key);
+    with_extra["x-extension"] = serde_json::json!({ "any": ["value"] });
+    let extended = gw
+        .request(Method::PUT, &path)
+        .header(header::AUTHORIZATION, client.basic())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(with_extra.to_string().into()))
+        .unwrap();
+    let extended = gw.send(extended).await;
+    extended.assert_status(200);
+    assert_eq!(
+        extended.json()["keys"][0]["kid"].as_str(),
+        Some(newer_key.public_key().thumbprint())
+    );
+    assert!(extended.json().get("x-extension").is_none());
     let other_jwks = gw.get(&format!("/v1/clients/{}/jwks", other.id)).await;
     assert_eq!(
         other_jwks.json()["keys"][0]["kid"].as_str(),

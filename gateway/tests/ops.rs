@@ -36,12 +36,33 @@ async fn health_readiness_and_openapi() {
     );
     let served: serde_json::Value = openapi.json();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
-    let on_disk: serde_json::Value =
+    let mut on_disk: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    on_disk["servers"] = serde_json::json!([{ "url": gw.base() }]);
     assert_eq!(
         served, on_disk,
-        "the served document is the checked-in file"
+        "the served document is the checked-in file, with this gateway as its server"
     );
+}
+
+/// The served document states the configured TTL maximum, and that is the bound enforced.
+#[tokio::test]
+async fn the_served_openapi_states_the_configured_ttl_maximum() {
+    let mut config = test_config();
+    config.limits.max_ttl_secs = 300;
+    let gw = TestGateway::start_with(config).await;
+    let served: serde_json::Value = gw.get("/openapi.json").await.assert_status(200).json();
+    assert_eq!(
+        served["components"]["schemas"]["OpenMailbox"]["properties"]["ttl"]["maximum"],
+        300
+    );
+    let client = gw.register().await;
+    for (ttl, status) in [(300, 201), (301, 400)] {
+        let body = serde_json::json!({ "ttl": ttl });
+        gw.open_raw(Some(&client.basic()), Some(body))
+            .await
+            .assert_status(status);
+    }
 }
 
 #[tokio::test]

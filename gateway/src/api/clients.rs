@@ -63,8 +63,9 @@ impl Registration {
     }
 }
 
+/// The body of a key rotation: a JWK Set. Members other than `keys` are ignored, as RFC 7517
+/// §5 requires of members of a JWK Set an implementation does not understand.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Rotation {
     keys: Value,
 }

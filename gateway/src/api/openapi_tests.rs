@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use super::ops::OPENAPI_JSON;
+use super::ops::{OPENAPI_JSON, configured_bounds, served_openapi};
 use super::router::ROUTES;
+use crate::config::{Config, Limits};
 use serde_json::Value;
 
 /// The operation keys of an OpenAPI path item.
@@ -24,6 +25,45 @@ fn is_openapi_3_1() {
     let doc = document();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["info"]["title"].is_string());
+}
+
+#[test]
+fn the_checked_in_document_states_the_default_bounds() {
+    let doc = document();
+    for (pointer, value) in configured_bounds(&Limits::default()) {
+        assert_eq!(doc.pointer(pointer), Some(&Value::from(value)), "{pointer}");
+    }
+}
+
+#[test]
+fn the_served_document_is_the_checked_in_one_with_the_configured_bounds() {
+    let served = |config: &Config| -> Value {
+        serde_json::from_slice(&served_openapi(config)).expect("the served document is JSON")
+    };
+    assert_eq!(served(&Config::default()), document());
+
+    let mut config = Config::default();
+    config.limits.max_ttl_secs = 300;
+    config.public_url = Some("https://gw.example/".into());
+    let mut expected = document();
+    *expected
+        .pointer_mut("/components/schemas/OpenMailbox/properties/ttl/maximum")
+        .unwrap() = 300.into();
+    expected["servers"][0]["url"] = "https://gw.example".into();
+    assert_eq!(served(&config), expected);
+}
+
+#[test]
+fn the_fixed_bounds_are_the_code_constants() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Jwks"]["properties"]["keys"]["maxItems"],
+        sealgate_crypto::MAX_JWKS_KEYS
+    );
+    let deposit = &doc["paths"]["/v1/mailboxes/{mailbox_id}"]["put"]["requestBody"]["content"]["application/jose"]
+        ["schema"];
+    assert_eq!(deposit["maxLength"], sealgate_crypto::MAX_ENVELOPE_LEN);
 }
 
 #[test]

@@ -149,14 +149,20 @@ fn pending(was_immediate: bool) -> HttpResponse {
     answer
 }
 
-/// The `wait` query parameter, seconds (0 when absent); other parameters are ignored.
+/// The `wait` query parameter, seconds (0 when absent); other parameters are ignored. Any
+/// whole number in decimal digits is accepted, as the API document says: one too large for a
+/// `u64` counts as `u64::MAX`, and the caller caps every wait at `limits.max_wait_secs`.
 fn wait_param(query: Option<&str>) -> Result<u64, ApiError> {
     let mut wait = 0;
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if key == "wait" {
-            wait = value.parse().map_err(|_| {
-                ApiError::InvalidRequest("wait must be a whole number of seconds".into())
-            })?;
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::InvalidRequest(
+                    "wait must be a whole number of seconds".into(),
+                ));
+            }
+            // Only digits: the one failure left is a number past u64::MAX.
+            wait = value.parse().unwrap_or(u64::MAX);
         }
     }
     Ok(wait)
@@ -177,5 +183,35 @@ impl<'a> WaiterGauge<'a> {
 impl Drop for WaiterGauge<'_> {
     fn drop(&mut self) {
         self.app.metrics.longpoll_waiters.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_param;
+
+    #[test]
+    fn wait_is_any_whole_number_and_saturates() {
+        assert_eq!(wait_param(None).ok(), Some(0));
+        assert_eq!(wait_param(Some("other=1")).ok(), Some(0));
+        assert_eq!(wait_param(Some("wait=30")).ok(), Some(30));
+        assert_eq!(
+            wait_param(Some("wait=18446744073709551615")).ok(),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            wait_param(Some("wait=9007199254740993000000000000")).ok(),
+            Some(u64::MAX)
+        );
+        for refused in [
+            "wait=-1",
+            "wait=1.5",
+            "wait=soon",
+            "wait=",
+            "wait=%2B5",
+            "wait=+5",
+        ] {
+            assert!(wait_param(Some(refused)).is_err(), "{refused}");
+        }
     }
 }

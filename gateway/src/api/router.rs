@@ -357,7 +357,7 @@ async fn dispatch(
         Handler::Cancel => api::mailboxes::cancel(app, parts, id).await,
         Handler::Healthz => Ok(api::ops::healthz()),
         Handler::Readyz => api::ops::readyz(app).await,
-        Handler::OpenApi => Ok(api::ops::openapi()),
+        Handler::OpenApi => Ok(api::ops::openapi(app)),
     }
 }
 

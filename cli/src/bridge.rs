@@ -63,7 +63,7 @@ impl BridgeArgs {
 
 /// Runs the bridge until SIGTERM or SIGINT.
 pub(super) fn run(mut args: BridgeArgs) -> anyhow::Result<()> {
-    crate::logging::init(args.log.take(), args.log_format)?;
+    crate::logging::init(args.log.take(), args.log_format, None)?;
     let config = args.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

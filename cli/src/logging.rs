@@ -1,11 +1,17 @@
 //! The log of `sealgate serve`: its filter (`--log`, `SEALGATE_LOG`, then `RUST_LOG`), its
 //! format (text for a person at a terminal, JSON lines for a log shipper) and colour only on a
-//! terminal.
+//! terminal; beside it, when traces are exported, the layer that turns the gateway's spans into
+//! OpenTelemetry spans.
 
 use std::io::IsTerminal as _;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use sealgate::telemetry::{SPAN_TARGET, Traces};
 
 /// The filter when neither `--log`, `SEALGATE_LOG` nor `RUST_LOG` names one.
 const DEFAULT_FILTER: &str = "info";
@@ -58,8 +64,14 @@ impl LogSettings {
     }
 }
 
-/// Installs the process's log subscriber, writing to stderr.
-pub(crate) fn init(filter: Option<String>, format: Option<LogFormat>) -> anyhow::Result<()> {
+/// Installs the process's subscriber: the log, writing to stderr, and the trace layer of
+/// `traces` when traces are exported. The log never shows the exported spans, so without
+/// `traces` no layer wants them and they cost nothing.
+pub(crate) fn init(
+    filter: Option<String>,
+    format: Option<LogFormat>,
+    traces: Option<&Traces>,
+) -> anyhow::Result<()> {
     let settings = LogSettings::decide(
         filter,
         std::env::var("RUST_LOG").ok(),
@@ -67,15 +79,24 @@ pub(crate) fn init(filter: Option<String>, format: Option<LogFormat>) -> anyhow:
         std::io::stderr().is_terminal(),
     );
     let env_filter = tracing_subscriber::EnvFilter::try_new(&settings.filter)
-        .with_context(|| format!("invalid log filter `{}`", settings.filter))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
+        .with_context(|| format!("invalid log filter `{}`", settings.filter))?
+        .add_directive(
+            format!("{SPAN_TARGET}=off")
+                .parse()
+                .expect("a valid directive"),
+        );
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(settings.ansi);
-    match settings.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let log = match settings.format {
+        LogFormat::Text => log.boxed(),
+        LogFormat::Json => log.json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(log.with_filter(env_filter))
+        .with(traces.map(Traces::layer))
+        .try_init()
+        .context("installing the log")?;
     Ok(())
 }
 

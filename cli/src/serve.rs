@@ -9,6 +9,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use sealgate::Gateway;
 use sealgate::config::Config;
 use sealgate::config::settings::{self, Kind, SETTINGS, Secrecy, Setting};
+use sealgate::telemetry::{TraceSettings, Traces};
 
 use crate::logging::LogFormat;
 
@@ -112,19 +113,38 @@ impl ServeArgs {
     }
 }
 
-/// Runs the gateway until a signal stops it, or prints its configuration.
+/// Runs the gateway until a signal stops it, or prints its configuration. With traces on,
+/// the spans still queued are exported before it returns.
 pub(super) fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     if args.print_config {
         print!("{}", args.into_config()?.to_redacted_toml());
         return Ok(());
     }
-    crate::logging::init(args.log.take(), args.log_format)?;
+    let (log, log_format) = (args.log.take(), args.log_format);
     let config = args.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let traces = TraceSettings::from_env(&config.otel)
+        .map(|settings| Traces::start(&settings, runtime.handle().clone()))
+        .transpose()?;
+    crate::logging::init(log, log_format, traces.as_ref())?;
+    if traces.is_some() {
+        tracing::info!("exporting OpenTelemetry traces over OTLP/HTTP");
+    }
+    let served = runtime.block_on(async {
+        // Before the gateway answers, so that a SIGTERM in its first moments stops it
+        // gracefully too (and exports its traces).
+        let signal = sealgate::termination_signal()?;
         let gateway = Gateway::start(config).await?;
-        gateway.run_until_signal().await
-    })
+        gateway.run_until(signal).await;
+        anyhow::Ok(())
+    });
+    // The runtime's workers still run: the exporter's last requests go out on them.
+    if let Some(traces) = traces
+        && let Err(error) = traces.shutdown()
+    {
+        tracing::warn!(%error, "the last traces were not exported");
+    }
+    served
 }

@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod config;
 pub mod store;
+pub mod telemetry;
 
 mod api;
 mod app;
@@ -29,4 +30,4 @@ mod tls;
 mod webhook;
 
 pub use config::Config;
-pub use server::Gateway;
+pub use server::{Gateway, termination_signal};

@@ -141,24 +141,36 @@ impl Gateway {
         let _ = self.task.await;
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully. A signal that comes before
+    /// this is called kills the process at once: a process that may be stopped in its first
+    /// moments takes [`termination_signal`] before it starts the gateway, then calls
+    /// [`Gateway::run_until`].
     pub async fn run_until_signal(self) -> anyhow::Result<()> {
-        wait_for_signal().await?;
+        let signal = termination_signal()?;
+        self.run_until(signal).await;
+        Ok(())
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) {
+        signal.await;
         tracing::info!("signal received, shutting down");
         self.shutdown().await;
-        Ok(())
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Completes at the first SIGTERM or SIGINT from now on: the handlers are installed when this
+/// is called (inside a tokio runtime), and from then on neither signal kills the process.
+pub fn termination_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 async fn serve(

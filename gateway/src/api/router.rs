@@ -15,6 +15,7 @@ use super::{self as api, HttpResponse};
 use crate::app::App;
 use crate::http::body::read_limited;
 use crate::http::error::{ApiError, REGISTRATION_ERROR_MEDIA_TYPE};
+use crate::telemetry::spans;
 
 /// What answers a request: one variant per route and method, run by one `dispatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +138,11 @@ pub(crate) fn find_route(path: &str) -> Option<(&'static RouteSpec, &str)> {
         .find_map(|spec| spec.match_path(path).map(|id| (spec, id)))
 }
 
+/// The route template of `path` (its metric label), `unknown` when no route matches.
+fn route_template(path: &str) -> &'static str {
+    find_route(path).map_or(UNKNOWN_ROUTE, |(spec, _)| spec.template)
+}
+
 impl RouteSpec {
     /// The id `path` carries when it matches this template (empty when the template has no
     /// capture), or `None`.
@@ -248,6 +254,10 @@ pub(crate) fn serve_api(
         "request",
         request_id = request_id.to_str().unwrap_or_default()
     );
+    // The exported span (disabled unless traces are on) lasts the whole request, a
+    // long-poll's wait included: that is what it measures.
+    let trace = spans::request(method, || route_template(parts.uri.path()), &parts.headers);
+    let recorded = trace.clone();
     let mut routing = Some(Box::pin(route(app, parts, body, peer).instrument(span)));
     async move {
         let routing = routing.take().expect("a request is routed once");
@@ -261,6 +271,7 @@ pub(crate) fn serve_api(
             response = strip_body(response);
         }
         let status = response.status().as_u16();
+        spans::record_status(&recorded, status);
         let elapsed = started.elapsed();
         app.metrics
             .observe_request(template, method, status, elapsed.as_secs_f64());
@@ -276,6 +287,7 @@ pub(crate) fn serve_api(
         response.headers_mut().insert(REQUEST_ID, request_id);
         response
     }
+    .instrument(trace)
 }
 
 /// What routing a request gave: an answer, or a checked long-poll still to wait.

@@ -414,6 +414,30 @@ pub static SETTINGS: &[Setting] = &[
         "how long a rotated-out webhook signing secret keeps signing, seconds",
         "3600",
     ),
+    setting(
+        "otel.enabled",
+        "SEALGATE_OTEL",
+        "otel",
+        Switch,
+        "export OpenTelemetry traces over OTLP/HTTP; also on when an endpoint is set here or in OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT",
+        "true",
+    ),
+    url_with_password(setting(
+        "otel.endpoint",
+        "SEALGATE_OTEL_ENDPOINT",
+        "otel-endpoint",
+        Text,
+        "OTLP/HTTP traces URL [default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, else http://localhost:4318/v1/traces]",
+        "http://collector.internal:4318/v1/traces",
+    )),
+    setting(
+        "otel.service_name",
+        "SEALGATE_OTEL_SERVICE_NAME",
+        "otel-service-name",
+        Text,
+        "service.name of the exported traces [default: OTEL_SERVICE_NAME, else sealgate]",
+        "sealgate-eu",
+    ),
 ];
 
 /// The setting a flag names.

@@ -74,6 +74,8 @@ pub(crate) struct Outgoing<'a> {
     pub signature: &'a str,
     /// The JSON body.
     pub body: Bytes,
+    /// The attempt's span, sent as `traceparent` when traces are exported.
+    pub trace: &'a tracing::Span,
 }
 
 impl Sender {
@@ -102,7 +104,7 @@ impl Sender {
             tracing::warn!(%error, "webhook URL refused by the policy; not sent");
             return Attempt::Failed;
         }
-        let Ok(request) = Request::post(outgoing.url)
+        let Ok(mut request) = Request::post(outgoing.url)
             .header(header::CONTENT_TYPE, "application/json")
             .header(
                 header::USER_AGENT,
@@ -115,6 +117,7 @@ impl Sender {
         else {
             return Attempt::Failed;
         };
+        crate::telemetry::spans::inject(outgoing.trace, request.headers_mut());
         let exchange = async {
             let response = self.client.request(request).await.map_err(|error| {
                 tracing::debug!(%error, "webhook attempt failed");

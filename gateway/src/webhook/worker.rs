@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Instrument as _;
 
 use super::breaker::Transition;
 use super::endpoints::{Admission, Endpoints};
@@ -24,6 +25,7 @@ use crate::clock::{Clock, rfc3339};
 use crate::config::WebhookConfig;
 use crate::metrics::Metrics;
 use crate::store::{Delivery, LeaseOutcome, SharedStore, StoreError, UpdateOutcome};
+use crate::telemetry::spans;
 
 /// How often the store is asked for due deliveries when nothing signals one.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -174,7 +176,10 @@ pub(crate) async fn run(webhooks: Arc<Webhooks>, mut shutdown: watch::Receiver<b
             let webhooks = webhooks.clone();
             tokio::spawn(async move {
                 let step = if has_turn {
-                    attempt(&webhooks, delivery).await
+                    let span = spans::webhook_attempt(delivery.attempt + 1);
+                    attempt(&webhooks, delivery, &span)
+                        .instrument(span.clone())
+                        .await
                 } else {
                     webhooks
                         .defer(delivery, ENDPOINT_BUSY_RETRY, "endpoint_busy")
@@ -215,8 +220,12 @@ async fn disable_endpoint(
     Ok(())
 }
 
-/// One attempt of one delivery, start to finish.
-async fn attempt(webhooks: &Webhooks, delivery: Delivery) -> Result<(), StoreError> {
+/// One attempt of one delivery, start to finish, in its span `trace`.
+async fn attempt(
+    webhooks: &Webhooks,
+    delivery: Delivery,
+    trace: &tracing::Span,
+) -> Result<(), StoreError> {
     let Webhooks {
         store,
         metrics,
@@ -312,9 +321,15 @@ async fn attempt(webhooks: &Webhooks, delivery: Delivery) -> Result<(), StoreErr
                 timestamp: now_secs,
                 signature: &signature,
                 body,
+                trace,
             },
         )
         .await;
+    let status = match &outcome {
+        Attempt::Answered { status, .. } => Some(status.as_u16()),
+        _ => None,
+    };
+    spans::record_webhook_result(trace, outcome.label(), status);
     metrics
         .webhook_attempts
         .with_label_values(&[outcome.label()])

@@ -54,6 +54,10 @@ pub(crate) fn check_delivery(request: &Received, app: &TestApp, deposited: &Depo
     let header = |name: header::HeaderName| header_text(&request.headers, name);
     assert_eq!(header(header::CONTENT_TYPE), "application/json");
     assert!(header(header::USER_AGENT).starts_with("sealgate/"));
+    assert!(
+        !request.headers.contains_key("traceparent"),
+        "no traceparent while traces are off"
+    );
     let timestamp: u64 = request.timestamp.parse().expect("an integer timestamp");
     assert!(
         timestamp.abs_diff(now_secs()) <= 30,

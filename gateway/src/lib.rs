@@ -23,6 +23,7 @@ mod connections;
 mod http;
 mod limits;
 mod metrics;
+mod push;
 mod server;
 mod server_drive;
 mod tls;

@@ -1,7 +1,10 @@
 //! The gateway's configuration: defaults, an optional TOML file, `SEALGATE_*` variables and
 //! flags, each overriding the one before ([`settings`] lists every setting once).
 
+mod push;
 pub mod settings;
+
+pub use push::{DEFAULT_DEVICE_IDLE_SECS, PushConfig};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -48,6 +51,8 @@ pub struct Config {
     pub limits: Limits,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// Push notifications for one-click sign-in.
+    pub push: PushConfig,
     /// Address ranges (`10.0.0.0/8`, `2001:db8::/32`, a bare address) of load balancers or
     /// proxies whose client-address claims are believed: their `Forwarded` /
     /// `X-Forwarded-For` headers, and with `proxy_protocol` their PROXY v2 header. Empty:
@@ -108,6 +113,7 @@ impl Default for Config {
             open_registration: false,
             limits: Limits::default(),
             webhooks: WebhookConfig::default(),
+            push: PushConfig::default(),
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
         }
@@ -246,6 +252,7 @@ impl Config {
             !self.webhooks.allowed_ports.is_empty() && !self.webhooks.allowed_ports.contains(&0),
             "webhooks.allowed_ports must name at least one port, and not 0"
         );
+        self.push.validate()?;
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("https://") || url.starts_with("http://"),

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::connections::{ConnectionLimits, ConnectionMetrics};
 use crate::limits::{ConcurrencyCap, IpRateLimiter, RateLimiter};
 use crate::metrics::Metrics;
+use crate::push::Push;
 use crate::store::{MeteredStore, SharedStore};
 use crate::webhook::worker::Webhooks;
 
@@ -44,6 +45,10 @@ pub(crate) struct App {
     pub webhooks: Option<Arc<Webhooks>>,
     /// The OpenAPI document `GET /openapi.json` serves, with this configuration's bounds.
     pub openapi: Bytes,
+    /// Push notifications for one-click sign-in, unless turned off.
+    pub push: Option<Push>,
+    /// Device registrations per IP address.
+    pub device_limiter: IpRateLimiter,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -97,6 +102,14 @@ impl App {
                 ),
                 limits.ipv6_prefix_len,
             ),
+            push: None,
+            device_limiter: IpRateLimiter::new(
+                RateLimiter::per_minute(
+                    config.push.registrations_per_ip_per_min,
+                    config.push.registration_burst_per_ip,
+                ),
+                limits.ipv6_prefix_len,
+            ),
             connections,
             trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
             public_url: config.public_base_url(),
@@ -106,6 +119,12 @@ impl App {
             clock,
             shutdown,
         })
+    }
+
+    /// The state with push notifications sent by `push`.
+    pub(crate) fn with_push(mut self, push: Option<Push>) -> Self {
+        self.push = push;
+        self
     }
 
     /// Whether the gateway has begun to stop.

@@ -24,6 +24,7 @@ mod connections;
 mod http;
 mod limits;
 mod metrics;
+mod push;
 mod server;
 mod server_drive;
 mod tls;

@@ -51,6 +51,12 @@ pub(crate) const WEBHOOK_DEFERRED_TOTAL: &str = "sealgate_webhook_deferred_total
 /// Reloads of the API listener's TLS certificate, by outcome: `ok`, `error` (the current
 /// certificate kept).
 pub(crate) const TLS_RELOADS_TOTAL: &str = "sealgate_tls_reloads_total";
+/// Push notifications sent for one-click sign-in, by outcome: `sent`, `device_gone` (the
+/// push service answered 404/410 and the registration was deleted), `failed`, `timeout`,
+/// `refused` (the endpoint's address is not allowed).
+pub(crate) const PUSH_NOTIFICATIONS_TOTAL: &str = "sealgate_push_notifications_total";
+/// Device registrations made for one-click sign-in.
+pub(crate) const DEVICES_REGISTERED_TOTAL: &str = "sealgate_devices_registered_total";
 /// Build information, value 1.
 pub(crate) const BUILD_INFO: &str = "sealgate_build_info";
 
@@ -102,6 +108,10 @@ pub(crate) struct Metrics {
     pub webhook_deferred: IntCounterVec,
     /// See [`TLS_RELOADS_TOTAL`].
     pub tls_reloads: IntCounterVec,
+    /// See [`PUSH_NOTIFICATIONS_TOTAL`].
+    pub push_notifications: IntCounterVec,
+    /// See [`DEVICES_REGISTERED_TOTAL`].
+    pub devices_registered: IntCounter,
 }
 
 impl Metrics {
@@ -187,11 +197,22 @@ impl Metrics {
                 &["outcome"],
             )
             .expect("valid metric"),
+            push_notifications: IntCounterVec::new(
+                Opts::new(PUSH_NOTIFICATIONS_TOTAL, "Push notifications, by outcome"),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+            devices_registered: counter(DEVICES_REGISTERED_TOTAL, "Device registrations made"),
             registry,
         };
         // Both outcomes exist from the start (at 0), so that `increase()` sees the first one.
         for outcome in ["ok", "error"] {
             metrics.tls_reloads.with_label_values(&[outcome]);
+        }
+        for outcome in crate::push::PushOutcome::ALL {
+            metrics
+                .push_notifications
+                .with_label_values(&[outcome.label()]);
         }
         let build_info = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information"),
@@ -221,6 +242,8 @@ impl Metrics {
             Box::new(metrics.webhook_breaker_transitions.clone()),
             Box::new(metrics.webhook_deferred.clone()),
             Box::new(metrics.tls_reloads.clone()),
+            Box::new(metrics.push_notifications.clone()),
+            Box::new(metrics.devices_registered.clone()),
             Box::new(build_info),
         ];
         for collector in collectors {

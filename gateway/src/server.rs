@@ -93,7 +93,8 @@ impl Gateway {
         }
         let (stop, stopping) = watch::channel(false);
         let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
-        let app = Arc::new(App::new(config, store, clock, stopping.clone())?);
+        let push = crate::push::Push::start(&config, &store, clock.clone()).await?;
+        let app = Arc::new(App::new(config, store, clock, stopping.clone())?.with_push(push));
         let open_files = crate::connections::raise_open_files_limit();
         let shown = open_files.map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
         app.connections.metrics().open_files_limit.set(shown);

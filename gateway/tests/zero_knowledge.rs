@@ -1,6 +1,10 @@
 //! Zero knowledge: after whole flows, no token, private key, client secret, envelope or full id
 //! appears in the gateway's logs (captured at TRACE, as text and as JSON lines) or metrics, and
-//! the store hands back exactly the ciphertext it was given.
+//! the store hands back exactly the ciphertext it was given. With one-click sign-in: no device
+//! handle or secret, binding message, sign-in request or push payload in the logs or metrics,
+//! and none of them, nor a mailbox id, in what Redis holds.
+
+mod support_push;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,7 +20,8 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use sealgate_testkit::{TestGateway, fake_id_token, seal_for, send_with};
+use sealgate_testkit::{SharedPrefix, TestGateway, fake_id_token, query, seal_for, send_with};
+use support_push::{Phone, PushService, open_notifying, push_config, register};
 
 /// Everything the gateway logged while this test binary ran, in both formats `sealgate serve`
 /// writes.
@@ -212,4 +217,86 @@ async fn no_secret_reaches_logs_metrics_or_store() {
                 && l["fields"]["status"] == 409),
         "the route template, not the path"
     );
+}
+
+/// Every key under `prefix` on the shared Redis, with its whole value, as text.
+fn redis_contents(prefix: &str) -> String {
+    let keys: Vec<String> = query(6379, &["KEYS", &format!("{prefix}*")]).unwrap();
+    let mut contents = String::new();
+    for key in keys {
+        let kind: String = query(6379, &["TYPE", &key]).unwrap();
+        let values: Vec<Vec<u8>> = match kind.as_str() {
+            "hash" => query(6379, &["HGETALL", &key]).unwrap(),
+            "string" => vec![query(6379, &["GET", &key]).unwrap()],
+            "zset" => query(6379, &["ZRANGE", &key, "0", "-1", "WITHSCORES"]).unwrap(),
+            other => panic!("{key} is a {other}, which this test does not read"),
+        };
+        contents.push_str(&key);
+        for value in values {
+            contents.push(' ');
+            contents.push_str(&String::from_utf8_lossy(&value));
+        }
+        contents.push('\n');
+    }
+    contents
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_leaves_no_handle_message_or_request_behind() {
+    let logs = captured_logs();
+    let service = PushService::start().await;
+    let prefix = SharedPrefix::new();
+    let gw = prefix.gateway(push_config()).await;
+    let mut secrets = Secrets::default();
+    let mut kept = Secrets::default();
+
+    for _ in 0..3 {
+        let client = gw.register().await;
+        let phone = Phone::new(&service);
+        let device = register(&gw, &client, &phone).await;
+        secrets.add("device handle", device.handle.as_str());
+        secrets.add("device secret", device.secret.as_str());
+        let binding = format!("check {}", sealgate_crypto::random_token::<12>());
+        secrets.add("binding message", binding.as_str());
+        let reply = open_notifying(&gw, &client, &device.handle, Some(&binding)).await;
+        reply.assert_status(201);
+        let opened = reply.json();
+        assert_eq!(opened["notification"]["status"], "sent");
+        let mailbox_id = opened["mailbox_id"].as_str().unwrap();
+        secrets.add("mailbox id", mailbox_id);
+        let signin_request = opened["signin_request"].as_str().unwrap();
+        secrets.add("sign-in request", signin_request);
+        let push = service.next().await;
+        let ciphertext = sealgate_crypto::base64url::encode(&push.body[86..]);
+        secrets.add("push body", ciphertext);
+        let payload = phone.open(&push);
+        assert_eq!(payload["binding_message"], binding.as_str());
+        // The endpoint and the subscription keys are what a registration must keep.
+        kept.add("push endpoint", phone.endpoint.as_str());
+        kept.add("p256dh", phone.key.p256dh());
+    }
+
+    let metrics = gw.metrics().await;
+    secrets.assert_absent_from("metrics", &metrics);
+    kept.assert_absent_from("metrics", &metrics);
+    for (place, text) in [("logs", logs.text()), ("JSON logs", logs.json())] {
+        assert!(
+            text.contains("push notification"),
+            "the push was logged: {place}"
+        );
+        secrets.assert_absent_from(place, &text);
+        kept.assert_absent_from(place, &text);
+    }
+    let stored = redis_contents(&prefix.prefix);
+    assert!(
+        stored.contains(&format!("{}dev:{{", prefix.prefix)),
+        "{stored}"
+    );
+    secrets.assert_absent_from("Redis store", &stored);
+    for (what, value) in &kept.0 {
+        assert!(
+            stored.contains(value.as_str()),
+            "the store keeps the {what}"
+        );
+    }
 }

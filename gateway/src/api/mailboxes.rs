@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::clients::short;
+use super::notify::{self, Notification};
 use super::{HttpResponse, authenticate};
 use crate::app::App;
 use crate::clock::rfc3339;
@@ -32,6 +33,8 @@ struct Opened<'a> {
     kid: &'a str,
     mailbox_id: &'a str,
     nonce: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification: Option<Notification>,
     poll_url: &'a str,
     signin_request: String,
 }
@@ -43,6 +46,10 @@ struct OpenRequest {
     ttl: Option<u64>,
     nonce: Option<String>,
     kid: Option<String>,
+    /// A device handle to push the sign-in request to.
+    notify: Option<String>,
+    /// What the phone shows beside the sign-in, with `notify` only.
+    binding_message: Option<String>,
 }
 
 /// A number of seconds: a JSON integer, or a number with no fraction (`120.0`), which JSON
@@ -96,6 +103,8 @@ pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRe
         )));
     }
     let kid = chosen_kid(&client.jwks, request.kid.as_deref())?;
+    let notify_target =
+        notify::target(app, &client, request.notify, request.binding_message).await?;
     // Both ids from one read of the OS's randomness (one system call, not two): 128 random
     // bits each, base64url, as `random_token::<16>` makes them.
     let random = random_bytes::<32>();
@@ -145,6 +154,11 @@ pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRe
     }
     app.metrics.mailboxes_opened.inc();
     tracing::debug!(client = %short(&client.client_id), mailbox = %short(&mailbox_id), ttl, "mailbox opened");
+    let signin_request = signin.to_uri();
+    let notification = match notify_target {
+        Some(target) => Some(notify::send(app, &client, target, &signin_request, ttl).await),
+        None => None,
+    };
     let location = format!("/v1/mailboxes/{mailbox_id}");
     let opened = Opened {
         expires_at: rfc3339(expires_at_ms),
@@ -152,8 +166,9 @@ pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpRe
         kid: &kid,
         mailbox_id: &mailbox_id,
         nonce: &nonce,
+        notification,
         poll_url: &location,
-        signin_request: signin.to_uri(),
+        signin_request,
     };
     let body = serde_json::to_vec(&opened).expect("strings and numbers serialize");
     let mut created = response::json_text(StatusCode::CREATED, Bytes::from(body));
@@ -310,6 +325,7 @@ mod tests {
             kid: "k",
             mailbox_id: "m",
             nonce: "n",
+            notification: None,
             poll_url: "/v1/mailboxes/m",
             signin_request: "sealgate:signin?v=1".into(),
         };
@@ -323,6 +339,13 @@ mod tests {
             "poll_url": "/v1/mailboxes/m",
         });
         assert_eq!(serde_json::to_string(&opened).unwrap(), value.to_string());
+        let notified = Opened {
+            notification: Some(Notification { status: "sent" }),
+            ..opened
+        };
+        let mut value = value;
+        value["notification"] = json!({ "status": "sent" });
+        assert_eq!(serde_json::to_string(&notified).unwrap(), value.to_string());
     }
 }
 

@@ -1,7 +1,9 @@
 //! The HTTP API v1 handlers, one module per resource.
 
 pub(crate) mod clients;
+pub(crate) mod devices;
 pub(crate) mod mailboxes;
+pub(crate) mod notify;
 #[cfg(test)]
 mod openapi_tests;
 pub(crate) mod ops;

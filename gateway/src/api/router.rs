@@ -46,6 +46,14 @@ pub(crate) enum Handler {
     MailboxStatus,
     /// `DELETE /v1/mailboxes/{mailbox_id}`: cancels the mailbox.
     Cancel,
+    /// `POST /v1/clients/{client_id}/devices`: a phone registers its push subscription.
+    RegisterDevice,
+    /// `PUT /v1/clients/{client_id}/devices/{device_handle}`: replaces the subscription.
+    UpdateDevice,
+    /// `DELETE /v1/clients/{client_id}/devices/{device_handle}`: removes the registration.
+    DeleteDevice,
+    /// `GET /v1/push/key`: the VAPID public key phones subscribe with.
+    VapidKey,
     /// `GET /healthz`: liveness.
     Healthz,
     /// `GET /readyz`: readiness.
@@ -57,8 +65,9 @@ pub(crate) enum Handler {
 /// One route of the API listener: its path, and the handler of each method it serves.
 #[derive(Debug)]
 pub(crate) struct RouteSpec {
-    /// The path template: literal segments, and at most one `{name}` capture, which matches an
-    /// id (1 to 128 bytes of `A-Z a-z 0-9 - _`). The template is also the route's metric label.
+    /// The path template: literal segments, and at most two `{name}` captures, each matching
+    /// an id (1 to 128 bytes of `A-Z a-z 0-9 - _`). The template is also the route's metric
+    /// label.
     pub template: &'static str,
     /// The methods served, each with its handler, in the order `Allow` lists them. `HEAD` is
     /// served wherever `GET` is: by the `GET` handler without the body, unless it has its own.
@@ -114,6 +123,21 @@ pub(crate) static ROUTES: &[RouteSpec] = &[
         methods: &[(Method::POST, Handler::RotateWebhookSecret)],
     },
     RouteSpec {
+        template: "/v1/clients/{client_id}/devices",
+        methods: &[(Method::POST, Handler::RegisterDevice)],
+    },
+    RouteSpec {
+        template: "/v1/clients/{client_id}/devices/{device_handle}",
+        methods: &[
+            (Method::PUT, Handler::UpdateDevice),
+            (Method::DELETE, Handler::DeleteDevice),
+        ],
+    },
+    RouteSpec {
+        template: "/v1/push/key",
+        methods: &[(Method::GET, Handler::VapidKey)],
+    },
+    RouteSpec {
         template: "/healthz",
         methods: &[(Method::GET, Handler::Healthz)],
     },
@@ -130,9 +154,12 @@ pub(crate) static ROUTES: &[RouteSpec] = &[
 /// The metric label of a path no route matches.
 const UNKNOWN_ROUTE: &str = "unknown";
 
-/// Finds the route of `path` and the id its path carries (empty for a route without one).
+/// The ids a path carries, in the order of the template's captures; empty where there is none.
+pub(crate) type Ids<'a> = [&'a str; 2];
+
+/// Finds the route of `path` and the ids its path carries (empty for a route without them).
 /// Allocation-free: the path is compared segment by segment with each template.
-pub(crate) fn find_route(path: &str) -> Option<(&'static RouteSpec, &str)> {
+pub(crate) fn find_route(path: &str) -> Option<(&'static RouteSpec, Ids<'_>)> {
     ROUTES
         .iter()
         .find_map(|spec| spec.match_path(path).map(|id| (spec, id)))
@@ -144,23 +171,25 @@ fn route_template(path: &str) -> &'static str {
 }
 
 impl RouteSpec {
-    /// The id `path` carries when it matches this template (empty when the template has no
+    /// The ids `path` carries when it matches this template (empty where the template has no
     /// capture), or `None`.
-    fn match_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+    fn match_path<'a>(&self, path: &'a str) -> Option<Ids<'a>> {
         let mut segments = path.strip_prefix('/')?.split('/');
-        let mut id = "";
+        let mut ids = [""; 2];
+        let mut captured = 0;
         for pattern in self.template[1..].split('/') {
             let segment = segments.next()?;
             if pattern.starts_with('{') {
-                if !is_id(segment) {
+                if !is_id(segment) || captured == ids.len() {
                     return None;
                 }
-                id = segment;
+                ids[captured] = segment;
+                captured += 1;
             } else if pattern != segment {
                 return None;
             }
         }
-        segments.next().is_none().then_some(id)
+        segments.next().is_none().then_some(ids)
     }
 
     /// The handler for `method`: for `HEAD`, its own if listed, else the `GET` handler.
@@ -310,18 +339,18 @@ async fn route(
     let template = found.map_or(UNKNOWN_ROUTE, |(spec, _)| spec.template);
     let routed = match found {
         None => Routed::Answered(Err(ApiError::NotFound)),
-        Some((spec, id)) => match spec.handler(&parts.method) {
+        Some((spec, ids)) => match spec.handler(&parts.method) {
             None => Routed::Answered(Err(ApiError::MethodNotAllowed(spec.allow_header()))),
             // A long-poll keeps nothing of the request while it waits: the request head lives
             // in the connection's read buffer, which it would pin for up to a minute per waiter.
-            Some(Handler::Poll) => match api::poll::prepare_poll(app, &parts, id).await {
+            Some(Handler::Poll) => match api::poll::prepare_poll(app, &parts, ids[0]).await {
                 Ok(poll) => Routed::LongPoll(poll),
                 Err(error) => Routed::Answered(Err(error)),
             },
             // Boxed, so that the long-poll's state alone sizes this future: hyper keeps it for
             // the request's whole life, a minute for a long-poll.
             Some(handler) => {
-                Routed::Answered(Box::pin(dispatch(app, handler, id, &parts, body, peer)).await)
+                Routed::Answered(Box::pin(dispatch(app, handler, ids, &parts, body, peer)).await)
             }
         },
     };
@@ -331,11 +360,12 @@ async fn route(
 async fn dispatch(
     app: &App,
     handler: Handler,
-    id: &str,
+    ids: Ids<'_>,
     parts: &http::request::Parts,
     body: Incoming,
     peer: SocketAddr,
 ) -> Result<HttpResponse, ApiError> {
+    let [id, second_id] = ids;
     let read = |body| {
         read_limited(
             &parts.headers,
@@ -367,6 +397,14 @@ async fn dispatch(
         Handler::Poll => api::poll::poll(app, parts, id).await,
         Handler::MailboxStatus => api::poll::status(app, parts, id).await,
         Handler::Cancel => api::mailboxes::cancel(app, parts, id).await,
+        Handler::RegisterDevice => {
+            api::devices::register(app, parts, id, peer.ip(), read(body).await?).await
+        }
+        Handler::UpdateDevice => {
+            api::devices::update(app, parts, (id, second_id), read(body).await?).await
+        }
+        Handler::DeleteDevice => api::devices::delete(app, parts, (id, second_id)).await,
+        Handler::VapidKey => api::devices::vapid_key(app),
         Handler::Healthz => Ok(api::ops::healthz()),
         Handler::Readyz => api::ops::readyz(app).await,
         Handler::OpenApi => Ok(api::ops::openapi(app)),
@@ -419,7 +457,7 @@ mod tests {
     use super::*;
 
     fn template_of(path: &str) -> Option<(&'static str, &str)> {
-        find_route(path).map(|(spec, id)| (spec.template, id))
+        find_route(path).map(|(spec, ids)| (spec.template, ids[0]))
     }
 
     #[test]
@@ -428,7 +466,8 @@ mod tests {
             let path = spec
                 .template
                 .replace("{client_id}", "c")
-                .replace("{mailbox_id}", "m");
+                .replace("{mailbox_id}", "m")
+                .replace("{device_handle}", "d");
             let matching: Vec<_> = ROUTES
                 .iter()
                 .filter(|s| s.match_path(&path).is_some())
@@ -439,10 +478,10 @@ mod tests {
     }
 
     #[test]
-    fn templates_are_unique_rooted_and_capture_one_id_at_most() {
+    fn templates_are_unique_rooted_and_capture_two_ids_at_most() {
         for (i, spec) in ROUTES.iter().enumerate() {
             assert!(spec.template.starts_with('/'), "{}", spec.template);
-            assert!(spec.template.matches('{').count() <= 1, "{}", spec.template);
+            assert!(spec.template.matches('{').count() <= 2, "{}", spec.template);
             assert!(!spec.methods.is_empty(), "{}", spec.template);
             assert!(ROUTES[..i].iter().all(|s| s.template != spec.template));
         }
@@ -464,6 +503,13 @@ mod tests {
             template_of("/v1/clients/x"),
             Some(("/v1/clients/{client_id}", "x"))
         );
+        let (spec, ids) = find_route("/v1/clients/c1/devices/dh_2").unwrap();
+        assert_eq!(
+            spec.template,
+            "/v1/clients/{client_id}/devices/{device_handle}"
+        );
+        assert_eq!(ids, ["c1", "dh_2"]);
+        assert!(find_route("/v1/clients/c1/devices/dh.2").is_none());
         for bad in [
             "/v1/clients//jwks",
             "/v1/mailboxes/a.b",

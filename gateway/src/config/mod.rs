@@ -2,9 +2,11 @@
 //! flags, each overriding the one before ([`settings`] lists every setting once).
 
 mod otel;
+mod push;
 pub mod settings;
 
 pub use otel::OtelConfig;
+pub use push::{DEFAULT_DEVICE_IDLE_SECS, PushConfig};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -53,6 +55,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// OpenTelemetry trace export.
     pub otel: OtelConfig,
+    /// Push notifications for one-click sign-in.
+    pub push: PushConfig,
     /// Address ranges (`10.0.0.0/8`, `2001:db8::/32`, a bare address) of load balancers or
     /// proxies whose client-address claims are believed: their `Forwarded` /
     /// `X-Forwarded-For` headers, and with `proxy_protocol` their PROXY v2 header. Empty:
@@ -114,6 +118,7 @@ impl Default for Config {
             limits: Limits::default(),
             webhooks: WebhookConfig::default(),
             otel: OtelConfig::default(),
+            push: PushConfig::default(),
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
         }
@@ -258,6 +263,7 @@ impl Config {
                 "otel.endpoint must start with https:// or http://"
             );
         }
+        self.push.validate()?;
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("https://") || url.starts_with("http://"),

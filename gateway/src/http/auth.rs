@@ -64,13 +64,8 @@ pub(crate) fn hash_secret(secret: &str) -> String {
 /// Checks `Authorization: Bearer <token>` against the configured registration token. An empty
 /// token (`Bearer ` with nothing, or only spaces, after it) is refused whatever is configured.
 pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty() && !expected.is_empty())
+    let presented = bearer_token(headers)
+        .filter(|_| !expected.is_empty())
         .ok_or(ApiError::InvalidRegistrationToken)?;
     let presented = Sha256::digest(presented.as_bytes());
     let expected = Sha256::digest(expected.as_bytes());
@@ -79,6 +74,18 @@ pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), Ap
     } else {
         Err(ApiError::InvalidRegistrationToken)
     }
+}
+
+/// The token of `Authorization: Bearer <token>`, without the spaces around it; `None` when the
+/// header is absent, of another scheme, or carries no token.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// `application/x-www-form-urlencoded` decoding of one credential, as RFC 6749 §2.3.1 asks.

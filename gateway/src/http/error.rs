@@ -46,6 +46,18 @@ pub(crate) enum ApiError {
     /// The route exists, the method does not; carries the route's `Allow` header value.
     #[error("method not allowed")]
     MethodNotAllowed(HeaderValue),
+    /// The `notify` handle names no live device registration of this client.
+    #[error("notify names no device registered with this client (unknown, expired or deleted)")]
+    UnknownDevice,
+    /// A device registration's change came without `Authorization: Bearer dsec_…`.
+    #[error("changing a device registration needs its device secret as a Bearer token")]
+    MissingDeviceSecret,
+    /// The gateway holds as many device registrations as it is configured to.
+    #[error("this gateway has as many device registrations as it keeps; ask its operator")]
+    TooManyDevices,
+    /// Push notifications are turned off on this gateway (`push.enabled`).
+    #[error("this gateway does not send push notifications")]
+    PushDisabled,
     /// A different envelope is already in the mailbox.
     #[error("the mailbox already holds a different envelope")]
     DepositConflict,
@@ -136,6 +148,30 @@ impl ApiError {
                 Some("invalid_token"),
             ),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", None),
+            UnknownDevice => (
+                StatusCode::NOT_FOUND,
+                "unknown-device",
+                "Unknown device",
+                Some("unknown_device"),
+            ),
+            MissingDeviceSecret => (
+                StatusCode::UNAUTHORIZED,
+                "missing-device-secret",
+                "Device secret required",
+                Some("invalid_token"),
+            ),
+            TooManyDevices => (
+                StatusCode::FORBIDDEN,
+                "too-many-devices",
+                "Device registration closed",
+                None,
+            ),
+            PushDisabled => (
+                StatusCode::NOT_FOUND,
+                "push-disabled",
+                "Push notifications are off",
+                None,
+            ),
             MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -246,6 +282,12 @@ impl ApiError {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer realm="sealgate", error="invalid_token""#),
+                );
+            }
+            ApiError::MissingDeviceSecret => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="sealgate""#),
                 );
             }
             ApiError::MethodNotAllowed(allow) => {

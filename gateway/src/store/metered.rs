@@ -6,9 +6,10 @@ use prometheus::IntCounterVec;
 use tracing::Instrument as _;
 
 use super::{
-    ClientRecord, ClientStore, Delivery, DeliveryQueue, Deposit, DepositOutcome, LeaseOutcome,
-    MailboxRecord, MailboxStore, OpenOutcome, SharedStore, Store, StoreError, TakeOutcome,
-    UpdateOutcome, Waiter,
+    ClientRecord, ClientStore, Delivery, DeliveryQueue, Deposit, DepositOutcome, DeviceKey,
+    DeviceRecord, DeviceSecretHash, DeviceStore, LeaseOutcome, MailboxRecord, MailboxStore,
+    OpenOutcome, RegisterOutcome, SharedStore, Store, StoreError, TakeOutcome, UpdateOutcome,
+    Waiter,
 };
 
 /// Wraps a store; every call runs in its span, every failed call increments
@@ -152,6 +153,55 @@ impl DeliveryQueue for MeteredStore {
             self.inner.release_envelope(mailbox_id, consumed),
         )
         .await
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MeteredStore {
+    async fn register_device(
+        &self,
+        device: &DeviceRecord,
+        max_devices: u64,
+    ) -> Result<RegisterOutcome, StoreError> {
+        self.count(
+            "register_device",
+            self.inner.register_device(device, max_devices),
+        )
+        .await
+    }
+    async fn update_device(&self, device: &DeviceRecord) -> Result<bool, StoreError> {
+        self.count("update_device", self.inner.update_device(device))
+            .await
+    }
+    async fn delete_device(
+        &self,
+        key: DeviceKey<'_>,
+        secret: &DeviceSecretHash,
+    ) -> Result<bool, StoreError> {
+        self.count("delete_device", self.inner.delete_device(key, secret))
+            .await
+    }
+    async fn use_device(
+        &self,
+        key: DeviceKey<'_>,
+        expires_at_ms: u64,
+    ) -> Result<Option<DeviceRecord>, StoreError> {
+        self.count("use_device", self.inner.use_device(key, expires_at_ms))
+            .await
+    }
+    async fn forget_device(&self, key: DeviceKey<'_>) -> Result<bool, StoreError> {
+        self.count("forget_device", self.inner.forget_device(key))
+            .await
+    }
+    async fn device_count(&self) -> Result<u64, StoreError> {
+        self.count("device_count", self.inner.device_count()).await
+    }
+    async fn shared_vapid_key(
+        &self,
+        candidate: &str,
+    ) -> Result<zeroize::Zeroizing<String>, StoreError> {
+        self.count("shared_vapid_key", self.inner.shared_vapid_key(candidate))
+            .await
     }
 }
 

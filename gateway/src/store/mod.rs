@@ -1,8 +1,10 @@
-//! Where the gateway keeps client registrations, mailboxes and webhook deliveries: three narrow
-//! contracts ([`ClientStore`], [`MailboxStore`], [`DeliveryQueue`]) that a [`Store`] keeps
-//! together, with an in-memory backend for one process and a Redis backend for many.
+//! Where the gateway keeps client registrations, mailboxes, webhook deliveries and the device
+//! registrations of one-click sign-in: four narrow contracts ([`ClientStore`],
+//! [`MailboxStore`], [`DeliveryQueue`], [`DeviceStore`]) that a [`Store`] keeps together, with
+//! an in-memory backend for one process and a Redis backend for many.
 
 mod client_cache;
+mod devices;
 mod memory;
 mod metered;
 mod records;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use client_cache::CLIENT_CACHE_MAX_AGE;
+pub use devices::{DeviceKey, DeviceRecord, DeviceSecretHash, PushSubscription, RegisterOutcome};
 pub use memory::MemoryStore;
 pub(crate) use metered::MeteredStore;
 pub use records::{
@@ -124,9 +127,53 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     async fn release_envelope(&self, mailbox_id: &str, consumed: bool) -> Result<(), StoreError>;
 }
 
-/// A whole backend: clients, mailboxes and the delivery queue, sharing one connection.
+/// Device registrations for one-click sign-in, and the VAPID key every instance signs with.
+/// A registration is live until its idle expiry, by the store's clock; a handle names a
+/// registration only together with the client it was made for, and a change needs its
+/// secret: a wrong secret, another client's handle and an expired one all answer as unknown.
 #[async_trait]
-pub trait Store: ClientStore + MailboxStore + DeliveryQueue {
+pub trait DeviceStore: Send + Sync + 'static {
+    /// Saves a new registration (its handle is fresh), unless `max_devices` live ones exist
+    /// (0 turns the cap off). On Redis the count is kept in an index beside the records, so
+    /// concurrent registrations may pass the cap by their number.
+    async fn register_device(
+        &self,
+        device: &DeviceRecord,
+        max_devices: u64,
+    ) -> Result<RegisterOutcome, StoreError>;
+    /// Replaces the subscription and the expiry of the live registration `device.handle` of
+    /// `device.client_id`, if its secret hash is `device.secret_hash`; `false` otherwise.
+    async fn update_device(&self, device: &DeviceRecord) -> Result<bool, StoreError>;
+    /// Deletes the live registration `key` if its secret hash is `secret`; `false` otherwise.
+    async fn delete_device(
+        &self,
+        key: DeviceKey<'_>,
+        secret: &DeviceSecretHash,
+    ) -> Result<bool, StoreError>;
+    /// Reads the live registration `key` and moves its expiry to `expires_at_ms` in the same
+    /// step: what a notify does. `None` for an unknown, expired or other client's handle.
+    async fn use_device(
+        &self,
+        key: DeviceKey<'_>,
+        expires_at_ms: u64,
+    ) -> Result<Option<DeviceRecord>, StoreError>;
+    /// Deletes the registration `key` without its secret: the push service answered that the
+    /// subscription is gone. `false` when there was none.
+    async fn forget_device(&self, key: DeviceKey<'_>) -> Result<bool, StoreError>;
+    /// How many registrations are live (on Redis, as its index counts them).
+    async fn device_count(&self) -> Result<u64, StoreError>;
+    /// The VAPID private key (base64url of the 32-octet scalar) every instance on this store
+    /// signs with: `candidate` is stored unless a key is already, and the stored one returned.
+    async fn shared_vapid_key(
+        &self,
+        candidate: &str,
+    ) -> Result<zeroize::Zeroizing<String>, StoreError>;
+}
+
+/// A whole backend: clients, mailboxes, the delivery queue and device registrations, sharing
+/// one connection.
+#[async_trait]
+pub trait Store: ClientStore + MailboxStore + DeliveryQueue + DeviceStore {
     /// Checks that the backend answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// A short name for logs and metrics: `memory`, `redis`, `redis-cluster`.

@@ -56,10 +56,35 @@ impl Attempt {
     }
 }
 
+/// An HTTP client whose every connection goes through the checked resolver: what webhook
+/// deliveries and push notifications are sent with.
+pub(crate) type CheckedClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>;
+
+/// A client for outbound requests under `policy`: rustls (native roots), HTTP/1.1 and HTTP/2,
+/// connections bounded by `connect_timeout`, up to `per_host` idle connections kept per host.
+pub(crate) fn checked_client(
+    policy: &Policy,
+    per_host: usize,
+    connect_timeout: Duration,
+) -> anyhow::Result<CheckedClient> {
+    let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy.clone()));
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    let connector = crate::tls::outbound_connector()?
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(per_host)
+        .build(connector))
+}
+
 /// The HTTP side of webhook delivery.
 pub(crate) struct Sender {
     policy: Policy,
-    client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
+    client: CheckedClient,
 }
 
 /// One signed delivery to send.
@@ -81,18 +106,7 @@ pub(crate) struct Outgoing<'a> {
 impl Sender {
     /// A sender enforcing `policy`, keeping up to `per_endpoint` idle connections per host.
     pub(crate) fn new(policy: Policy, per_endpoint: usize) -> anyhow::Result<Self> {
-        let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy.clone()));
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
-        let connector = crate::tls::outbound_connector()?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(per_endpoint)
-            .build(connector);
+        let client = checked_client(&policy, per_endpoint, ATTEMPT_TIMEOUT)?;
         Ok(Self { policy, client })
     }
 

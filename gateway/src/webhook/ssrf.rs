@@ -40,6 +40,15 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The policy the webhook settings describe; push endpoints follow it too.
+    pub(crate) fn from_config(config: &crate::config::WebhookConfig) -> Self {
+        Self {
+            allow_insecure: config.allow_insecure,
+            allow_private: config.allow_private,
+            allowed_ports: config.allowed_ports.clone().into(),
+        }
+    }
+
     /// Whether a URL may name `port`.
     pub(crate) fn allows_port(&self, port: u16) -> bool {
         self.allow_private || self.allowed_ports.contains(&port)

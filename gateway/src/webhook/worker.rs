@@ -65,11 +65,7 @@ impl Webhooks {
         (store, metrics, clock): (SharedStore, Metrics, Arc<dyn Clock>),
         config: &WebhookConfig,
     ) -> anyhow::Result<Self> {
-        let policy = Policy {
-            allow_insecure: config.allow_insecure,
-            allow_private: config.allow_private,
-            allowed_ports: config.allowed_ports.clone().into(),
-        };
+        let policy = Policy::from_config(config);
         let (concurrency, per_endpoint) = (config.concurrency, config.per_endpoint);
         Ok(Self {
             store,

@@ -19,6 +19,8 @@ use sealgate_testkit::{client_record, deposit_into, mailbox_record};
 
 use sealgate_testkit::TestClock;
 
+pub use super::device_contract::*;
+
 type Connect =
     Arc<dyn Fn(Arc<dyn Clock>) -> Pin<Box<dyn Future<Output = SharedStore> + Send>> + Send + Sync>;
 
@@ -78,11 +80,14 @@ macro_rules! contract_tests {
             take_by_another_client, cancel_outcomes, expiry, open_cap,
             delete_client_removes_mailboxes, expired_count, watch_wakes,
             concurrent_takes, large_binary_envelope, client_count, deposit_binding,
-            deposit_enqueues_its_webhook);
+            deposit_enqueues_its_webhook, devices_change_with_their_secret,
+            devices_belong_to_their_client, devices_expire_when_idle,
+            devices_forgotten_when_gone, device_cap, vapid_key_is_stored_once);
     };
     (shared $make:expr) => {
         contract_tests!(@cases $make;
-            cross_instance_wake, cross_instance_consume_once, cross_instance_client_changes);
+            cross_instance_wake, cross_instance_consume_once, cross_instance_client_changes,
+            cross_instance_vapid_key);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -118,6 +123,13 @@ pub async fn run_all(backend: &Backend) {
     cross_instance_client_changes(backend).await;
     deposit_binding(backend).await;
     deposit_enqueues_its_webhook(backend).await;
+    devices_change_with_their_secret(backend).await;
+    devices_belong_to_their_client(backend).await;
+    devices_expire_when_idle(backend).await;
+    devices_forgotten_when_gone(backend).await;
+    device_cap(backend).await;
+    vapid_key_is_stored_once(backend).await;
+    cross_instance_vapid_key(backend).await;
 }
 
 /// Deposits `envelope` into the mailbox `mailbox_id` as its phone would (bound to its client

@@ -4,4 +4,5 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod contract;
+pub mod device_contract;
 pub mod http;

@@ -1,7 +1,8 @@
-//! The embedded store: one process, nothing to set up. Expired mailboxes are swept by a timer,
-//! so memory does not grow with mailboxes nobody polls.
+//! The embedded store: one process, nothing to set up. Expired mailboxes and device
+//! registrations are swept by a timer, so memory does not grow with what nobody uses.
 
 mod deliveries;
+mod devices;
 mod mailboxes;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use self::devices::Devices;
 use self::mailboxes::Mailboxes;
 use super::{ClientRecord, ClientStore, Delivery, Store, StoreError, UpdateOutcome, WakeHub};
 use crate::clock::Clock;
@@ -29,6 +31,8 @@ struct Inner {
     /// Locked after `mailboxes` when both are needed (a deposit that enqueues), never before.
     deliveries: Mutex<HashMap<String, Delivery>>,
     mailboxes: Mutex<Mailboxes>,
+    /// Never locked together with another lock.
+    devices: Mutex<Devices>,
     hub: WakeHub,
     clock: Arc<dyn Clock>,
     expired: AtomicU64,
@@ -42,6 +46,7 @@ impl MemoryStore {
             clients: RwLock::default(),
             deliveries: Mutex::default(),
             mailboxes: Mutex::default(),
+            devices: Mutex::default(),
             hub,
             clock,
             expired: AtomicU64::new(0),
@@ -77,6 +82,7 @@ async fn sweep_until_dropped(inner: Weak<Inner>) {
         let now = inner.clock.now_ms();
         let expired = inner.mailboxes.lock().expect("mailbox lock").sweep(now);
         inner.expired.fetch_add(expired, Ordering::Relaxed);
+        inner.devices.lock().expect("device lock").sweep(now);
     }
 }
 

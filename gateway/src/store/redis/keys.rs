@@ -11,6 +11,8 @@ use sha2::{Digest as _, Sha256};
 
 /// Domain separation for the mailbox tag.
 const TAG_CONTEXT: &[u8] = b"sealgate/redis/mailbox-tag/v1\0";
+/// Domain separation for the device tag, so that no device tag is ever a mailbox's.
+const DEVICE_TAG_CONTEXT: &[u8] = b"sealgate/redis/device-tag/v1\0";
 
 /// The names of everything the Redis backend keeps, under one prefix.
 #[derive(Debug, Clone)]
@@ -65,6 +67,21 @@ impl Keys {
         format!("{}client:{{{client_id}}}:open", self.prefix)
     }
 
+    /// A device registration's hash: `client`, `ep`, `p256dh`, `auth`, `sec`, `exp`.
+    pub(crate) fn device(&self, tag: &str) -> String {
+        format!("{}dev:{{{tag}}}", self.prefix)
+    }
+
+    /// The index of device registrations: tag scored by expiry (ms), for the global cap.
+    pub(crate) fn device_index(&self) -> String {
+        format!("{}devices:{{devices}}:live", self.prefix)
+    }
+
+    /// The VAPID private key every instance signs pushes with (`SET NX` at first start).
+    pub(crate) fn vapid_key(&self) -> String {
+        format!("{}push:vapid", self.prefix)
+    }
+
     /// The one wake-up channel of a single node; messages carry the mailbox tag.
     pub(crate) fn wake_channel(&self) -> String {
         format!("{}wake", self.prefix)
@@ -111,6 +128,15 @@ pub(crate) fn mailbox_tag(mailbox_id: &str) -> String {
     base64url::encode(&hash.finalize()[..16])
 }
 
+/// The tag that stands for a device handle in key names, as [`mailbox_tag`] for mailboxes:
+/// the handle is what lets a client notify the device, so it never appears in Redis.
+pub(crate) fn device_tag(handle: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(DEVICE_TAG_CONTEXT);
+    hash.update(handle.as_bytes());
+    base64url::encode(&hash.finalize()[..16])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +163,8 @@ mod tests {
     fn the_tag_is_stable_and_distinct() {
         assert_eq!(mailbox_tag("m1"), mailbox_tag("m1"));
         assert_ne!(mailbox_tag("m1"), mailbox_tag("m2"));
+        assert_ne!(device_tag("m1"), mailbox_tag("m1"));
+        assert_eq!(device_tag("dh_x").len(), 22);
     }
 
     #[test]

@@ -22,7 +22,7 @@ const EXPIRY_PLACEHOLDER: u64 = u64::MAX;
 
 impl RedisStore {
     /// Whether scripts may touch keys beyond the mailbox's (a single node: no slots).
-    fn single_node(&self) -> bool {
+    pub(super) fn single_node(&self) -> bool {
         matches!(self.inner.wake, Wake::Single(_))
     }
 

@@ -5,6 +5,10 @@
 //!  P client:{cid}          STRING  the ClientRecord as JSON, no TTL
 //!  P client:{cid}:open     ZSET    tags of the client's unconsumed mailboxes, scored by expiry
 //!  P clients:count         STRING  how many clients are registered (INCR/DECR), no TTL
+//!  P dev:{dtag}            HASH    client, ep, p256dh, auth, sec, exp; PEXPIREAT exp, moved
+//!                                  by every notify
+//!  P devices:{devices}:live ZSET   device tags, scored by expiry: the global cap
+//!  P push:vapid            STRING  the VAPID key, base64url, set once (SET NX), no TTL
 //!  P mbx:{tag}             HASH    client, exp, kids, wh, then env + dig (+ lease); PEXPIREAT
 //!                                  exp, set once
 //!  P wake                  channel single node: every deposit/cancel publishes the tag
@@ -25,6 +29,7 @@ mod cluster;
 mod conn;
 mod connect;
 mod deliveries;
+mod devices;
 mod keys;
 mod mailboxes;
 mod pubsub;
@@ -125,6 +130,11 @@ impl RedisStore {
     /// The Redis key of a mailbox, for operators and tests (`MEMORY USAGE`, `PTTL`).
     pub fn mailbox_key(&self, mailbox_id: &str) -> String {
         self.inner.keys.mailbox(&mailbox_tag(mailbox_id))
+    }
+
+    /// The Redis key of a device registration, for operators and tests.
+    pub fn device_key(&self, handle: &str) -> String {
+        self.inner.keys.device(&keys::device_tag(handle))
     }
 
     /// The Redis key of a client's open-mailbox set.

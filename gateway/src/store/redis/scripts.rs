@@ -26,6 +26,19 @@ pub(crate) static TAKE: LazyLock<Script> =
 pub(crate) static CANCEL: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/cancel.lua")));
 
+/// Counts live device registrations against the cap and saves a new one.
+pub(crate) static REGISTER_DEVICE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/register_device.lua")));
+/// Replaces a device registration's subscription, given its client and secret.
+pub(crate) static UPDATE_DEVICE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/update_device.lua")));
+/// Deletes a device registration, given its client and secret (or, when gone, without).
+pub(crate) static DELETE_DEVICE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/delete_device.lua")));
+/// Reads a live device registration and moves its idle expiry.
+pub(crate) static USE_DEVICE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/use_device.lua")));
+
 /// Replaces a client's record if its revision is the one the caller read.
 pub(crate) static UPDATE_CLIENT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/update_client.lua")));

@@ -48,7 +48,7 @@ fn profile_name(name: &str) -> Result<String, String> {
 }
 
 /// The directory credentials live in by default.
-fn directory() -> anyhow::Result<PathBuf> {
+pub(crate) fn directory() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join("sealgate"));
     }

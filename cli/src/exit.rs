@@ -17,7 +17,7 @@ pub enum ExitStatus {
     /// 3: the sign-in request expired, or a wait timed out, before a token arrived or was sent.
     Expired = 3,
     /// 4: the gateway refused the request (a 4xx: credentials, an unknown or consumed mailbox,
-    /// a conflicting envelope, a limit).
+    /// a conflicting envelope, a limit, an unknown client or device registration).
     Refused = 4,
     /// 5: the gateway could not be reached, or failed (a 5xx or an answer outside the API).
     Unavailable = 5,
@@ -43,6 +43,8 @@ impl ExitStatus {
         match error {
             ClientError::Expired => Self::Expired,
             ClientError::Unauthorized
+            | ClientError::UnknownClient
+            | ClientError::RegistrationNotFound
             | ClientError::MailboxNotFound
             | ClientError::MailboxConflict
             | ClientError::PayloadTooLarge
@@ -107,6 +109,19 @@ mod tests {
             ExitStatus::Unavailable
         );
         assert_eq!(status(ClientError::KeyNotVouched), ExitStatus::Error);
+        assert_eq!(
+            status(ClientError::RegistrationNotFound),
+            ExitStatus::Refused
+        );
+        assert_eq!(status(ClientError::UnknownClient), ExitStatus::Refused);
+        assert_eq!(
+            status(ClientError::PushFromAnotherWebsite),
+            ExitStatus::Error
+        );
+        assert_eq!(
+            status(ClientError::PushPayload("v".into())),
+            ExitStatus::Error
+        );
         assert_eq!(
             ExitStatus::of(&anyhow::anyhow!("a bad file")),
             ExitStatus::Error

@@ -5,6 +5,7 @@ mod app;
 mod bridge;
 mod completions;
 mod credentials;
+mod device;
 mod exit;
 mod logging;
 mod offline;
@@ -17,6 +18,10 @@ pub use app::{JwksCommand, RegisterArgs, RequestArgs, WaitArgs};
 pub use bridge::BridgeArgs;
 pub use completions::{CompletionsArgs, ManArgs};
 pub use credentials::CredentialsArgs;
+pub use device::{
+    ApproveArgs, DeviceCommand, DeviceFileArgs, ListenArgs, MessageArgs, RegisterDeviceArgs,
+    UpdateDeviceArgs,
+};
 pub use exit::ExitStatus;
 pub use logging::LogFormat;
 pub use offline::{KeygenArgs, OpenArgs, SealArgs};
@@ -57,6 +62,11 @@ pub enum Command {
     Jwks(JwksCommand),
     /// Phone: seal a token (stdin or --token-file) for a sign-in request URI and deliver it.
     Send(SendArgs),
+    /// Phone, one-click sign-in: register a push subscription with a website, then open,
+    /// approve or decline the push messages carrying its sign-in requests (`device listen`
+    /// stands in for the push service on loopback).
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Print the completion script for a shell, e.g. `sealgate completions bash >
     /// ~/.local/share/bash-completion/completions/sealgate`.
     Completions(CompletionsArgs),
@@ -78,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(args) => app::wait(args),
         Command::Jwks(command) => app::jwks(command),
         Command::Send(args) => phone::send(args),
+        Command::Device(command) => device::run(command),
         Command::Completions(args) => completions::print(args),
         Command::Man(args) => completions::man(args),
     }

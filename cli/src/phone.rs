@@ -1,7 +1,8 @@
-//! The phone side on the command line: `sealgate send URI`.
+//! The phone side on the command line: `sealgate send URI`, and the token reading it shares
+//! with `sealgate device approve` and `listen`.
 
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -20,8 +21,19 @@ pub struct SendArgs {
 
 /// Seals the token to the app's vouched-for key and deposits it.
 pub(super) fn send(args: SendArgs) -> anyhow::Result<()> {
+    let token = read_token(args.token_file.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(async { Phone::new()?.send(&args.uri, &token).await })?;
+    report(outcome, "token sealed and delivered");
+    Ok(())
+}
+
+/// The token from `file`, or stdin without one; trailing whitespace (a newline) dropped.
+pub(super) fn read_token(file: Option<&Path>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let mut token = Zeroizing::new(Vec::new());
-    match &args.token_file {
+    match file {
         Some(path) => token.extend(
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
         ),
@@ -35,13 +47,13 @@ pub(super) fn send(args: SendArgs) -> anyhow::Result<()> {
         token.pop();
     }
     anyhow::ensure!(!token.is_empty(), "no token given (stdin or --token-file)");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let outcome = runtime.block_on(async { Phone::new()?.send(&args.uri, &token).await })?;
+    Ok(token)
+}
+
+/// Tells on stderr what a deposit did: `stored` for a new one.
+pub(super) fn report(outcome: Deposited, stored: &str) {
     match outcome {
-        Deposited::Stored => eprintln!("token sealed and delivered"),
-        Deposited::AlreadyStored => eprintln!("token was already delivered"),
+        Deposited::Stored => eprintln!("{stored}"),
+        Deposited::AlreadyStored => eprintln!("the answer was already delivered"),
     }
-    Ok(())
 }

@@ -118,10 +118,16 @@ pub fn save(app: &AppClient, path: &Path, replace: bool) -> Result<(), Credentia
     if path.exists() && !replace {
         return Err(CredentialsError::Exists(path.to_owned()));
     }
+    write_private_replacing(path, text.as_bytes())
+}
+
+/// Writes `bytes` and a newline to `path`, mode 0600, through a temporary file renamed over
+/// it, so that a reader sees the old file or the new one, never half of one.
+pub(crate) fn write_private_replacing(path: &Path, bytes: &[u8]) -> Result<(), CredentialsError> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".new");
     let temporary = PathBuf::from(temporary);
-    let written = write_private(&temporary, text.as_bytes()).and_then(|()| {
+    let written = write_private(&temporary, bytes).and_then(|()| {
         std::fs::rename(&temporary, path).map_err(|source| CredentialsError::Write {
             path: path.to_owned(),
             source,

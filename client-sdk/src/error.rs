@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use sealgate_crypto::webpush::WebPushError;
 use sealgate_crypto::{BindingError, EnvelopeError, JwkError, SealError, SignInRequestError};
 
 /// What went wrong talking to a gateway, sealing, or opening.
@@ -61,6 +62,31 @@ pub enum Error {
     /// The gateway returned a sign-in request that does not match what the app asked for.
     #[error("the gateway's sign-in request does not match this app's key, client or mailbox")]
     SignInRequestMismatch,
+    /// The push message does not decrypt with this device's keys, or is not one well-formed
+    /// `aes128gcm` record: changed on the way, or sent to another subscription.
+    #[error("push message: {0}")]
+    PushMessage(#[from] WebPushError),
+    /// The push message decrypted, but its payload is not a sign-in notification this phone
+    /// reads (not the JSON members, another version, unshowable text).
+    #[error("push payload: {0}")]
+    PushPayload(String),
+    /// The pushed sign-in request names another gateway or website than the one this device
+    /// registered with. Nothing was shown or sent.
+    #[error(
+        "the pushed sign-in request is for another gateway or website than this device registered with; refusing it"
+    )]
+    PushFromAnotherWebsite,
+    /// The device has no registration with a gateway yet (register it first).
+    #[error("the device is not registered with a gateway")]
+    DeviceNotRegistered,
+    /// The gateway knows no such device registration for this website: deleted, expired
+    /// after being idle, dropped because the push service said the endpoint is gone, or the
+    /// device secret is not its own.
+    #[error("the gateway knows no such device registration (deleted, expired or not ours)")]
+    RegistrationNotFound,
+    /// The gateway knows no such client (website).
+    #[error("the gateway knows no such client")]
+    UnknownClient,
     /// The envelope could not be parsed or opened.
     #[error("envelope: {0}")]
     Envelope(#[from] EnvelopeError),

@@ -7,6 +7,7 @@ mod http;
 mod idtoken;
 mod phone;
 mod proxy;
+pub mod push;
 pub mod qr;
 mod retry;
 #[cfg(feature = "testing")]
@@ -17,5 +18,8 @@ pub use app::{AppClient, PendingSignIn, ReceivedToken, Registration, public_jwks
 pub use error::{Error, Result};
 pub use http::{HttpClient, Proxies, Transport, TransportResult, tls_client_config};
 pub use idtoken::{Expected, IdTokenClaims, IssuerKeys, verify_id_token};
-pub use phone::{Deposited, Phone};
+pub use phone::{DECLINE_PLAINTEXT, Deposited, Phone};
+pub use push::{
+    DeviceRegistration, MAX_BINDING_MESSAGE_CHARS, MAX_CLIENT_NAME_CHARS, PushDevice, PushedSignIn,
+};
 pub use sealgate_crypto;

@@ -19,6 +19,12 @@ const DEPOSIT_BACKOFF: Backoff = Backoff {
     max_failures: Some(6),
 };
 
+/// The plaintext a phone seals instead of a token when the user declines a sign-in: sealed and
+/// deposited like a token, with the same header, so the gateway cannot read which it is. The
+/// envelope is shorter than one holding an ID token, though: envelopes are not padded, so its
+/// length tells a refusal from an approval (docs/web-push.md, "What each party learns").
+pub const DECLINE_PLAINTEXT: &[u8] = br#"{"declined":true}"#;
+
 /// What a successful deposit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deposited {
@@ -31,7 +37,7 @@ pub enum Deposited {
 /// The phone's side of a sign-in.
 #[derive(Clone)]
 pub struct Phone {
-    http: HttpClient,
+    pub(crate) http: HttpClient,
 }
 
 impl Phone {
@@ -59,15 +65,30 @@ impl Phone {
         self.send_to(&request, token).await
     }
 
-    /// Like [`Phone::send`], for a request already parsed.
+    /// Like [`Phone::send`], for a request already parsed (a pushed one, say).
     pub async fn send_to(&self, signin: &SignInRequest, token: &[u8]) -> Result<Deposited> {
+        self.seal_and_deposit(signin, token).await
+    }
+
+    /// Answers the sign-in request with a refusal: seals [`DECLINE_PLAINTEXT`] exactly as
+    /// [`Phone::send_to`] seals a token (the same key check, binding and retries) and deposits
+    /// it. The app's SDK reports it as a declined sign-in.
+    pub async fn decline(&self, signin: &SignInRequest) -> Result<Deposited> {
+        self.seal_and_deposit(signin, DECLINE_PLAINTEXT).await
+    }
+
+    async fn seal_and_deposit(
+        &self,
+        signin: &SignInRequest,
+        plaintext: &[u8],
+    ) -> Result<Deposited> {
         let jwks = self.fetch_jwks(signin).await?;
         let key = jwks
             .find(signin.key_thumbprint())
             .ok_or(Error::KeyNotVouched)?;
         let binding =
             Binding::to_mailbox(signin.client_id(), signin.mailbox_id(), signin.expires_at());
-        let envelope = sealgate_crypto::seal(key, token, &SealOptions::for_token(binding))?;
+        let envelope = sealgate_crypto::seal(key, plaintext, &SealOptions::for_token(binding))?;
         let body = Bytes::from(envelope.into_string());
         let url = signin.mailbox_url();
         retry("deposit", &DEPOSIT_BACKOFF, signin.expires_at(), || {

@@ -297,6 +297,7 @@ pub struct Seen {
     pub method: Method,
     pub path: String,
     pub query: Option<String>,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -478,6 +479,7 @@ async fn relay(
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers.clone(),
         body: body.clone(),
     };
     let hook = (policy.lock().unwrap())(&request_seen);

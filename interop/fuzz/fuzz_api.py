@@ -47,6 +47,8 @@ GATEWAY_FLAGS = [
     "--max-waiters-per-client", "100000",
     "--max-waiters", "0",
     "--max-clients", "0",
+    "--device-registrations-per-ip", "0",
+    "--max-devices", "0",
     "--max-wait", "1",
     # Webhook URLs of the run point at the local receiver below.
     "--allow-insecure-webhooks",

@@ -43,6 +43,8 @@ import threading
 import time
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 import schemathesis
 
 CLIENT_ID = os.environ["SEALGATE_FUZZ_CLIENT_ID"]
@@ -63,6 +65,8 @@ _lock = threading.Lock()
 _secrets: dict[str, str] = {CLIENT_ID: CLIENT_SECRET}
 #: mailbox_id -> (client_id, kid) of every mailbox the run opened.
 _mailboxes: dict[str, tuple[str, str]] = {}
+# Device handles the run registered, with their secrets.
+_devices: dict[str, str] = {}
 
 
 def b64url(data: bytes) -> str:
@@ -115,6 +119,25 @@ class ClientSecretBasic:
         case.headers = {**(case.headers or {}), "Authorization": basic(*data)}
 
 
+def declares_device_secret(ctx) -> bool:
+    """Whether the operation's document names `deviceSecret` among its requirements."""
+    security = ctx.operation.definition.raw.get("security", [])
+    return any("deviceSecret" in requirement for requirement in security)
+
+
+@schemathesis.auth(refresh_interval=None).apply_to(declares_device_secret)
+class DeviceSecret:
+    """A device registration's secret, for the handle the path names, when the run made it."""
+
+    def get(self, case, ctx):
+        handle = (case.path_parameters or {}).get("device_handle")
+        with _lock:
+            return _devices.get(handle, "dsec_" + "A" * 43)
+
+    def set(self, case, data, ctx):
+        case.headers = {**(case.headers or {}), "Authorization": "Bearer " + data}
+
+
 def basic(client_id: str, secret: str) -> str:
     """The `Authorization` value of `client_secret_basic`."""
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
@@ -156,6 +179,14 @@ def _envelope(mailbox_id: str) -> str:
     return f"{protected}.{b64url(secrets.token_bytes(32))}..{b64url(secrets.token_bytes(64))}."
 
 
+def _subscription_keys() -> dict:
+    """A Web Push subscription's keys: a fresh P-256 public point and a 16-byte auth secret."""
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return {"p256dh": b64url(point), "auth": b64url(secrets.token_bytes(16))}
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     """Makes a positive case's references valid (module docstring, item 2)."""
@@ -170,8 +201,18 @@ def before_call(context, case, kwargs):
         case.body = body
     elif name == "rotateClientJwks":
         case.body = _thumbprinted(body)
-    elif name == "openMailbox" and isinstance(body, dict) and isinstance(body.get("kid"), str):
-        case.body = {**body, "kid": KID}
+    elif name == "openMailbox" and isinstance(body, dict):
+        body = dict(body)
+        if isinstance(body.get("kid"), str):
+            body["kid"] = KID
+        # `binding_message` goes with `notify` (its description says so; a schema cannot).
+        if not isinstance(body.get("notify"), str):
+            body.pop("binding_message", None)
+        case.body = body
+    elif name in ("registerDevice", "updateDevice") and isinstance(body, dict):
+        # A subscription the gateway can use: a real P-256 point and auth secret, and an
+        # endpoint on the loopback receiver (the webhook address policy of the run allows it).
+        case.body = {**body, "endpoint": WEBHOOK_URL + "/push", "keys": _subscription_keys()}
     elif name == "setWebhook" and isinstance(body, dict) and isinstance(body.get("url"), str):
         case.body = {**body, "url": WEBHOOK_URL}
     elif name == "depositEnvelope" and isinstance(body, str):
@@ -193,6 +234,10 @@ def after_call(context, case, response):
         owner = _basic_user(case.headers or {}) or CLIENT_ID
         with _lock:
             _mailboxes[body["mailbox_id"]] = (owner, body["kid"])
+    elif name == "registerDevice" and response.status_code == 201:
+        body = response.json()
+        with _lock:
+            _devices[body["device_handle"]] = body["device_secret"]
 
 
 def _basic_user(headers) -> str | None:

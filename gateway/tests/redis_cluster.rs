@@ -80,6 +80,8 @@ async fn the_gateway_follows_a_failover() {
     let app = node.register().await;
     let mailbox = node.open(&app).await;
     let victim = cluster.master_of(&keys.mailbox_key(&mailbox.id));
+    // The mailbox must be on the replica before its master dies (replication is asynchronous).
+    cluster.wait_for_replication(victim, Duration::from_secs(5));
 
     let waiting = {
         let node_poll = async { node.poll(&app, &mailbox, 8).await };

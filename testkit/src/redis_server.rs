@@ -270,6 +270,19 @@ impl RedisCluster {
         panic!("no master serves slot {slot}")
     }
 
+    /// Waits until every write the master on `port` has taken so far has reached one of its
+    /// replicas (`WAIT 1`), at most `within`; panics if none acknowledged it in time.
+    /// Replication is asynchronous: a test that kills a master and expects its data on the
+    /// promoted replica must wait for this first.
+    pub fn wait_for_replication(&self, port: u16, within: Duration) {
+        let timeout = within.as_millis().to_string();
+        let acknowledged: i64 = query(port, &["WAIT", "1", &timeout]).expect("WAIT");
+        assert!(
+            acknowledged >= 1,
+            "no replica of {port} acknowledged within {within:?}"
+        );
+    }
+
     /// The node listening on `port`.
     pub fn node(&mut self, port: u16) -> &mut RedisServer {
         self.nodes

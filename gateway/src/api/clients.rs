@@ -72,17 +72,12 @@ struct Rotation {
 
 /// The per-IP registration rate, checked before the body is read.
 pub(crate) fn check_registration_rate(app: &App, peer: IpAddr) -> Result<(), ApiError> {
-    app.registration_limiter.check(&peer).map_err(|wait| {
-        app.metrics
-            .limited
-            .with_label_values(&["registration_rate"])
-            .inc();
-        ApiError::TooManyRequests {
-            limit: "rate-limited",
-            detail: "too many registrations from this address; slow down".into(),
-            retry_after: wait.as_secs().max(1),
-        }
-    })
+    super::within_rate(
+        app,
+        app.registration_limiter.check(&peer),
+        "registration_rate",
+        "too many registrations from this address; slow down",
+    )
 }
 
 /// Refuses a registration when the gateway keeps as many clients as it may.

@@ -82,17 +82,12 @@ pub(crate) async fn register(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let push = push_of(app)?;
-    if let Err(wait) = app.device_limiter.check(&peer) {
-        app.metrics
-            .limited
-            .with_label_values(&["device_registration_rate"])
-            .inc();
-        return Err(ApiError::TooManyRequests {
-            limit: "rate-limited",
-            detail: "too many device registrations from this address; slow down".into(),
-            retry_after: wait.as_secs().max(1),
-        });
-    }
+    super::within_rate(
+        app,
+        app.device_limiter.check(&peer),
+        "device_registration_rate",
+        "too many device registrations from this address; slow down",
+    )?;
     if app.store.client(client_id).await?.is_none() {
         return Err(ApiError::NotFound);
     }

@@ -77,17 +77,12 @@ fn whole_seconds<'de, D: serde::Deserializer<'de>>(
 /// `POST /v1/mailboxes`: opens a mailbox and returns its sign-in request.
 pub(crate) async fn open(app: &App, parts: &Parts, body: Bytes) -> Result<HttpResponse, ApiError> {
     let client = authenticate(app, &parts.headers, None).await?;
-    if let Err(wait) = app.mailbox_limiter.check(&client.client_id) {
-        app.metrics
-            .limited
-            .with_label_values(&["mailbox_rate"])
-            .inc();
-        return Err(ApiError::TooManyRequests {
-            limit: "rate-limited",
-            detail: "too many mailboxes opened; slow down".into(),
-            retry_after: wait.as_secs().max(1),
-        });
-    }
+    super::within_rate(
+        app,
+        app.mailbox_limiter.check(&client.client_id),
+        "mailbox_rate",
+        "too many mailboxes opened; slow down",
+    )?;
     let request: OpenRequest = if body.is_empty() {
         OpenRequest::default()
     } else {
@@ -208,17 +203,12 @@ pub(crate) async fn deposit(
     peer: IpAddr,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(wait) = app.deposit_limiter.check(&peer) {
-        app.metrics
-            .limited
-            .with_label_values(&["deposit_rate"])
-            .inc();
-        return Err(ApiError::TooManyRequests {
-            limit: "rate-limited",
-            detail: "too many deposits from this address; slow down".into(),
-            retry_after: wait.as_secs().max(1),
-        });
-    }
+    super::within_rate(
+        app,
+        app.deposit_limiter.check(&peer),
+        "deposit_rate",
+        "too many deposits from this address; slow down",
+    )?;
     require_content_type(&parts.headers, JOSE_MEDIA_TYPE)?;
     let envelope = Envelope::parse_bytes(&body).map_err(ApiError::MalformedEnvelope)?;
     let aud = match check_header(app, &envelope, mailbox_id) {

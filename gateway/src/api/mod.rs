@@ -32,6 +32,24 @@ impl From<StoreError> for ApiError {
 /// How often a change to a client record is re-applied when another change got in first.
 const UPDATE_ATTEMPTS: usize = 5;
 
+/// A rate limit's verdict as the API answers it: `Err(wait)` from a limiter is counted under
+/// `label` in `sealgate_limited_total` and becomes a 429 with `detail` and `Retry-After`.
+pub(crate) fn within_rate(
+    app: &App,
+    verdict: Result<(), std::time::Duration>,
+    label: &'static str,
+    detail: &str,
+) -> Result<(), ApiError> {
+    verdict.map_err(|wait| {
+        app.metrics.limited.with_label_values(&[label]).inc();
+        ApiError::TooManyRequests {
+            limit: "rate-limited",
+            detail: detail.into(),
+            retry_after: wait.as_secs().max(1),
+        }
+    })
+}
+
 /// Applies `change` to `record` and saves it with optimistic concurrency: when another
 /// request changed the record meanwhile, reads it again and re-applies `change`. Returns the
 /// saved record and what `change` returned the last time.
